@@ -1,0 +1,150 @@
+"""Speed and size of the story index: ``python benchmarks/bench_stories.py [--n 200000]``.
+
+Prints tables:
+
+1. signatures per second for 600-word synthetic articles on one core: ours (one numpy pass
+   per article, two sketches and the salient terms) side by side with datasketch's own
+   ``MinHash.update()`` loop and its ``update_batch()`` over the same word 5-gram shingles;
+2. ``StoryIndex.add`` rate into a SQLite file as it grows to ``--n`` articles (per slice
+   of the run, so a slowdown shows), query latency percentiles at the final size, bytes on
+   disk per article, and peak RSS.
+
+Synthetic text: words drawn by a Zipf law from an English frequency list, plus made-up names,
+so the salient-term and shingle counts are those of real news (about 80 terms, 600 shingles).
+Targets (issue 3): >= 5,000 signatures/s; >= 1,000 adds/s sustained to 200,000 articles;
+query p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cleaner.stories import StoryIndex, synthetic  # noqa: E402
+from cleaner.stories import signatures as sg  # noqa: E402
+from cleaner.stories.wordranks import WORDS  # noqa: E402
+
+#: Articles timed for the signature table (each timing is the median of REPEATS runs).
+SIG_ARTICLES = 400
+REPEATS = 3
+#: Queries timed at the final index size.
+QUERIES = 500
+
+
+def _texts(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    vocab = WORDS.split()
+    return [synthetic.filler_article(rng, 600, vocab) for _ in range(n)]
+
+
+def _per_second(fn, items) -> float:  # type: ignore[no-untyped-def]
+    runs = []
+    for _ in range(REPEATS):
+        t0 = time.process_time()
+        for x in items:
+            fn(x)
+        runs.append(time.process_time() - t0)
+    return len(items) / statistics.median(runs)
+
+
+def bench_signatures() -> None:
+    from datasketch import MinHash
+
+    texts = _texts(SIG_ARTICLES, 1)
+    few = texts[: SIG_ARTICLES // 8]  # the update() loop is slow: time fewer articles
+
+    def shingles(text: str) -> list[bytes]:
+        ws = sg.words(text)
+        k = sg.SHINGLE_WORDS
+        return [" ".join(ws[i:i + k]).encode() for i in range(len(ws) - k + 1)]
+
+    def ds_update(text: str) -> None:
+        m = MinHash(num_perm=sg.DUP_NUM_PERM, seed=sg.SEED, scheme=sg.HASH_SCHEME)
+        for s in shingles(text):
+            m.update(s)
+
+    def ds_batch(text: str) -> None:
+        m = MinHash(num_perm=sg.DUP_NUM_PERM, seed=sg.SEED, scheme=sg.HASH_SCHEME)
+        m.update_batch(shingles(text))
+
+    rows = [
+        ("ours: signature() (dup 128 + salient 32 + terms)", _per_second(sg.signature, texts)),
+        ("ours: shingle sketch only (dup, 128 perms)",
+         _per_second(lambda t: sg._minhash(sg.shingle_hashes(t), sg._DUP_A, sg._DUP_B), texts)),
+        ("datasketch MinHash.update() loop (128 perms)", _per_second(ds_update, few)),
+        ("datasketch MinHash.update_batch() (128 perms)", _per_second(ds_batch, few)),
+    ]
+    base = rows[2][1]
+    print(f"\nSignatures, 600-word articles, one core (CPU time, median of {REPEATS})")
+    print(f"{'method':<52}{'articles/s':>12}{'vs update()':>13}")
+    for name, rate in rows:
+        print(f"{name:<52}{rate:>12,.0f}{rate / base:>12.1f}x")
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_index(n: int, slices: int) -> None:
+    texts_pool = _texts(2000, 2)  # reused with a unique suffix: text generation is not timed
+    rng = random.Random(3)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "bench.db")
+        print(f"\nStoryIndex.add into SQLite (WAL), growing to {n:,} articles")
+        print(f"{'articles':>10}{'adds/s (slice)':>16}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}")
+        size_every = max(1, n // slices)
+        done = 0
+        with StoryIndex(db) as idx:
+            while done < n:
+                lat = []
+                t_slice = time.perf_counter()
+                for _ in range(min(size_every, n - done)):
+                    text = texts_pool[done % len(texts_pool)] + f" Update {done} by {synthetic.made_up_name(rng)}."
+                    t0 = time.perf_counter()
+                    idx.add(f"a{done}", text)
+                    lat.append(time.perf_counter() - t0)
+                    done += 1
+                rate = len(lat) / (time.perf_counter() - t_slice)
+                lat.sort()
+                print(f"{done:>10,}{rate:>16,.0f}{lat[len(lat) // 2] * 1e3:>9.2f}"
+                      f"{lat[int(len(lat) * 0.99)] * 1e3:>9.2f}{_rss_mb():>9.0f}", flush=True)
+            qs = []
+            queries = _texts(QUERIES, 4)
+            for q in queries:
+                t0 = time.perf_counter()
+                idx.query(q)
+                qs.append(time.perf_counter() - t0)
+            qs.sort()
+        size = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp))
+        print(f"\nQuery at {n:,} articles ({QUERIES} queries): p50 {qs[len(qs) // 2] * 1e3:.2f} ms, "
+              f"p99 {qs[int(len(qs) * 0.99)] * 1e3:.2f} ms, max {qs[-1] * 1e3:.2f} ms")
+        text_bytes = sum(len(t.encode()) for t in texts_pool) / len(texts_pool)
+        print(f"On disk: {size / 1e6:,.1f} MB = {size / n:,.0f} bytes per article "
+              f"(of which article text ~{text_bytes:,.0f} bytes); peak RSS {_rss_mb():,.0f} MB")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=200_000, help="articles to add (default 200,000)")
+    ap.add_argument("--slices", type=int, default=10, help="rows of the add table")
+    ap.add_argument("--skip-signatures", action="store_true")
+    ap.add_argument("--skip-index", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_signatures:
+        bench_signatures()
+    if not args.skip_index:
+        bench_index(args.n, args.slices)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""``cleaner dedup INPUT.jsonl -o OUT.jsonl``: story dedup of a JSONL batch, a thin shell over
+:func:`cleaner.stories.batch.dedup_records`.
+
+Exit codes: 0 every record was indexed, 1 some record failed (its output line carries
+``error``, and stderr says which line), 2 a usage error (nothing was read).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+
+from ..errors import CleanerError, InvalidArgumentError
+from . import main
+
+#: Exit status when at least one record failed.
+EXIT_FAILED = 1
+#: At most this many failures are listed one by one on stderr (the rest are counted).
+MAX_REPORTED = 20
+
+
+def _read_jsonl(fh: IO[str]) -> Iterator[Any]:
+    """Parsed records; a line that is not a JSON object becomes an InvalidArgumentError."""
+    for n, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield InvalidArgumentError(f"line {n}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(rec, dict):
+            yield InvalidArgumentError(f"line {n}: a record must be a JSON object, got {type(rec).__name__}")
+            continue
+        rec.setdefault("_line", n)
+        yield rec
+
+
+@main.command("dedup")
+@click.argument("input_path", metavar="INPUT.jsonl", type=click.Path(allow_dash=True, dir_okay=False))
+@click.option("-o", "--output", default="-", show_default=True, metavar="OUT.jsonl",
+              help="Where to write one JSON line per input record (- for stdout).")
+@click.option("--index", "index_target", default=None, metavar="PATH|URL",
+              help="Add to this story index (SQLite file or postgresql:// URL) instead of a "
+                   "fresh in-memory one, so later batches are compared with earlier ones.")
+@click.option("--namespace", default="default", show_default=True, help="Namespace inside --index.")
+@click.option("--window", type=click.IntRange(min=1), default=None,
+              help="Records buffered to learn boilerplate before indexing [default: 20,000].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+def dedup_command(input_path: str, output: str, index_target: str | None, namespace: str,
+                  window: int | None, quiet: bool) -> None:
+    """Group the articles of INPUT.jsonl (or - for stdin) into stories and flag copies.
+
+    Each input line is {"id", "text"} or {"id", "html"}, with optional "source" (outlet or
+    host) and "published" (ISO date). Recurring site furniture is learnt from the batch
+    itself and removed before comparing. Writes {"id", "story_id", "duplicate_of"} per line,
+    in input order (duplicate_of is null for the first of its copies); a bad line gets
+    {"id", "error"}, is reported on stderr, and the run goes on.
+    """
+    from ..stories import StoryIndex
+    from ..stories.batch import DEFAULT_WINDOW, dedup_records
+
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    try:
+        index = StoryIndex(index_target, namespace=namespace) if index_target else None
+    except CleanerError as exc:
+        raise click.UsageError(f"--index: {exc}") from None
+    try:
+        infile = click.open_file(input_path, "r", encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {input_path}: {exc.strerror or exc}") from None
+    stats = {"records": 0, "stories": set(), "duplicates": 0, "failed": 0}
+    try:
+        with infile, click.open_file(output, "w", encoding="utf-8") as out:
+            from tqdm import tqdm
+
+            bar = tqdm(total=None, unit=" rec", file=sys.stderr, disable=True if quiet else None,
+                       desc="dedup")
+            records = _read_jsonl(infile)
+            lines: dict[int, int] = {}
+
+            def numbered() -> Iterator[Any]:
+                for i, rec in enumerate(records):
+                    if isinstance(rec, dict):
+                        lines[i] = rec.pop("_line")
+                    yield rec
+
+            for i, row in enumerate(dedup_records(numbered(), index=index,
+                                                  window=window or DEFAULT_WINDOW)):
+                stats["records"] += 1
+                if "error" in row:
+                    stats["failed"] += 1
+                    if stats["failed"] <= MAX_REPORTED:
+                        where = f"line {lines[i]} (id {row['id']!r}): " if i in lines else ""
+                        click.echo(f"error: {where}{row['error']}", err=True)
+                else:
+                    stats["stories"].add(row["story_id"])  # type: ignore[union-attr]
+                    stats["duplicates"] += row["duplicate_of"] is not None
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                lines.pop(i, None)
+                bar.update(1)
+            bar.close()
+    finally:
+        if index is not None:
+            index.close()
+    if not quiet:
+        click.echo(f"{stats['records']:,} records: {len(stats['stories']):,} stories, "
+                   f"{stats['duplicates']:,} duplicates, {stats['failed']:,} failed", err=True)
+    if stats["failed"]:
+        sys.exit(EXIT_FAILED)

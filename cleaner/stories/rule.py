@@ -1,0 +1,271 @@
+"""The clustering rule: how a scored pair becomes a match, and how an article picks its story.
+
+Pure functions over signatures and scores, shared by :class:`~cleaner.stories.StoryIndex`
+and batch jobs (Spark), so that both make the same decisions for the same insertion order.
+
+The rule (also in the README, "Story detection"):
+
+1. Each candidate pair gets two scores: ``dup`` (MinHash Jaccard of word 5-gram shingles,
+   and the containment derived from it) and ``story`` (weighted overlap of salient terms,
+   never below ``dup``, damped when the publication dates are far apart).
+2. A new article is a *duplicate* when some earlier article is near-identical
+   (``is_duplicate``). It then joins that article's story, and ``duplicate_of`` is the first
+   of the copies (the root of the copy chain).
+3. Otherwise it joins the story whose *distinct copies* it matches best **on average**:
+   per story, sum the best ``story`` score per root (a set of reprints counts once), divide by
+   the story's number of roots (members it did not match count as 0), and join the best
+   story if that average reaches ``STORY_JOIN``. Otherwise it starts a new story.
+
+Averaging over all members (average link) is what prevents chaining: A~B and B~C put C in
+A's story only if C also resembles A enough to keep the average up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from .signatures import Signature
+
+#: Shingle Jaccard from which two texts are copies of one another (edited head/tail, other
+#: boilerplate). On stories-dev, pairs of different stories never exceed 0.06, and
+#: independent reports of one event (the seeds) 0.03.
+DUP_JACCARD = 0.4
+#: A shorter text whose shingles are this contained in a longer one is a copy (a truncated or
+#: edited reprint) provided the Jaccard is also at least DUP_MIN_JACCARD (not a quote).
+#: Different stories never exceed a containment of 0.18 on stories-dev.
+DUP_CONTAINMENT = 0.6
+DUP_MIN_JACCARD = 0.2
+#: Texts with fewer shingles than this (about 20 words) are never called copies: a notice or
+#: a one-line stub is identical on many pages that share nothing else.
+DUP_MIN_SHINGLES = 15
+#: Average story score (over a story's distinct copies) needed to join it.
+STORY_JOIN = 0.12
+#: The average divides by (number of roots) ** LINK_EXPONENT: 1 is plain average link; lower
+#: values let big stories accept an article that matches only part of them.
+LINK_EXPONENT = 1.0
+#: Pair scores below this are noise: ignored by the rule and not reported as matches, so a
+#: batch job may drop them without changing any decision.
+PAIR_FLOOR = 0.12
+#: Normalisation of the shared salient weight: divided by small ** (1 - m) * large ** m of the
+#: two articles' total weights. m = 0.5 is the cosine (Ochiai); lower values favour a short
+#: report whose facts are all inside a long one.
+OVERLAP_MIX = 0.5
+#: Publication dates this many days apart or less are "the same news cycle": no damping.
+TIME_FULL_DAYS = 3.0
+#: Beyond that, the story score is multiplied by exp(-(days - TIME_FULL_DAYS) / TIME_DECAY),
+#: never below TIME_FLOOR (follow-ups months later: trials, anniversaries, still one story).
+TIME_DECAY_DAYS = 15.0
+TIME_FLOOR = 0.45
+
+
+
+@dataclass(frozen=True, slots=True)
+class PairScore:
+    """The scores of one pair of articles."""
+
+    dup: float  # MinHash Jaccard of shingles
+    containment: float  # of the smaller shingle set in the larger
+    story: float  # same-story score in [0, 1]
+
+    @property
+    def is_duplicate(self) -> bool:
+        return self.dup >= DUP_JACCARD or (self.containment >= DUP_CONTAINMENT
+                                           and self.dup >= DUP_MIN_JACCARD)
+
+
+def parse_published(value: str | None) -> float | None:
+    """An ISO date or datetime string as days since the epoch (None stays None)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"published must be an ISO date string or None, got {type(value).__name__}")
+    v = value.strip()
+    try:
+        if len(v) == 10:
+            return float(date.fromisoformat(v).toordinal())
+        dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        return dt.toordinal() + (dt.hour * 3600 + dt.minute * 60 + dt.second) / 86400.0
+    except ValueError:
+        raise InvalidArgumentError(
+            f"published must be an ISO 8601 date or datetime such as '2024-05-01' or "
+            f"'2024-05-01T14:30:00Z'; got {value!r}") from None
+
+
+def time_factor(days_a: float | None, days_b: float | None) -> float:
+    """Damping of the story score by the distance between two publication days."""
+    if days_a is None or days_b is None:
+        return 1.0
+    d = abs(days_a - days_b)
+    if d <= TIME_FULL_DAYS:
+        return 1.0
+    return max(TIME_FLOOR, math.exp(-(d - TIME_FULL_DAYS) / TIME_DECAY_DAYS))
+
+
+def salient_overlap(a: Signature, b: Signature) -> float:
+    """Shared salient weight of two articles (per shared term, the smaller of its two weights),
+    normalised by their total weights (see OVERLAP_MIX). Symmetric."""
+    return float(_overlaps(a, [b])[0])
+
+
+def _overlaps(a: Signature, others: Sequence[Signature]) -> np.ndarray:
+    # All candidates at once: their terms concatenated, looked up in a's sorted terms.
+    n = len(others)
+    out = np.zeros(n)
+    k = a.terms.shape[0]
+    if k == 0 or n == 0:
+        return out
+    lens = np.fromiter((o.terms.shape[0] for o in others), dtype=np.int64, count=n)
+    if not lens.any():
+        return out
+    terms = np.concatenate([o.terms for o in others])
+    weights = np.concatenate([o.term_weights for o in others]).astype(np.float64)
+    owner = np.repeat(np.arange(n), lens)
+    pos = np.minimum(np.searchsorted(a.terms, terms), k - 1)
+    hit = a.terms[pos] == terms
+    wa = a.term_weights.astype(np.float64)
+    shared = np.bincount(owner[hit], weights=np.minimum(weights[hit], wa[pos[hit]]), minlength=n)
+    totals = np.bincount(owner, weights=weights, minlength=n)
+    total_a = float(wa.sum())
+    small = np.minimum(totals, total_a)
+    large = np.maximum(totals, total_a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = shared / (small ** (1.0 - OVERLAP_MIX) * large ** OVERLAP_MIX)
+    return np.where(small > 0, ratio, 0.0)
+
+
+def score_many(a: Signature, others: Sequence[Signature], published_a: float | None = None,
+               published_others: Sequence[float | None] | None = None) -> list[PairScore]:
+    """:func:`score_pair` of ``a`` with each of ``others``, computed together (numpy)."""
+    n = len(others)
+    if n == 0:
+        return []
+    overlap = _overlaps(a, others)
+    dups = np.count_nonzero(np.stack([o.dup for o in others]) == a.dup, axis=1) / a.dup.shape[0]
+    sizes = np.fromiter((o.n_shingles for o in others), dtype=np.float64, count=n)
+    small = np.minimum(sizes, a.n_shingles)
+    large = np.maximum(sizes, a.n_shingles)
+    j = np.where(small >= DUP_MIN_SHINGLES, dups, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # |A n B| = J (|A| + |B|) / (1 + J); divided by the smaller set.
+        containment = np.where(small > 0, np.minimum(1.0, j * (small + large) / ((1.0 + j) * small)), 0.0)
+    factor = np.ones(n)
+    if published_a is not None and published_others is not None:
+        for i, d in enumerate(published_others):
+            if d is not None:
+                factor[i] = time_factor(published_a, d)
+    story = np.maximum(j, overlap) * factor
+    return [PairScore(dup=x, containment=c, story=st)
+            for x, c, st in zip(j.tolist(), containment.tolist(), story.tolist())]
+
+
+def score_pair(a: Signature, b: Signature, published_a: float | None = None,
+               published_b: float | None = None) -> PairScore:
+    """Both scores of a pair; ``published_*`` are days as from :func:`parse_published`.
+    Symmetric, and the same arithmetic as :func:`score_many`."""
+    return score_many(a, [b], published_a, [published_b])[0]
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Where a new article goes: an existing story key (None: a new story) and its original."""
+
+    story: Hashable | None
+    duplicate_of: str | None
+    best_average: float
+
+
+def decide(scores: Mapping[str, PairScore], story_of: Mapping[str, K], root_of: Mapping[str, str],
+           roots_in_story: Mapping[K, int]) -> Decision:
+    """Apply the rule to one new article.
+
+    ``scores``: earlier article id -> score, in insertion order of the earlier articles;
+    ``story_of``/``root_of``: story key and copy root of each of them; ``roots_in_story``: the
+    number of distinct roots of each story involved.
+    """
+    best_dup: str | None = None
+    best_dup_sim = -1.0
+    for other, s in scores.items():
+        if s.is_duplicate and s.dup > best_dup_sim:
+            best_dup, best_dup_sim = other, s.dup
+    if best_dup is not None:
+        return Decision(story_of[best_dup], root_of.get(best_dup, best_dup), 1.0)
+    per_root: dict[str, float] = {}
+    root_story: dict[str, K] = {}
+    for other, s in scores.items():
+        if s.story < PAIR_FLOOR:
+            continue
+        root = root_of.get(other, other)
+        if s.story > per_root.get(root, 0.0):
+            per_root[root] = s.story
+            root_story[root] = story_of[other]
+    sums: dict[K, float] = {}
+    for root, v in per_root.items():
+        k = root_story[root]
+        sums[k] = sums.get(k, 0.0) + v
+    best: K | None = None
+    best_avg = 0.0
+    for k, total in sums.items():
+        avg = total / max(1, roots_in_story[k]) ** LINK_EXPONENT
+        if avg > best_avg:
+            best, best_avg = k, avg
+    if best is not None and best_avg >= STORY_JOIN:
+        return Decision(best, None, best_avg)
+    return Decision(None, None, best_avg)
+
+
+def replay(order: Sequence[str], pairs: Mapping[tuple[str, str], PairScore]
+           ) -> dict[str, tuple[str, str | None]]:
+    """Replay :meth:`StoryIndex.add` decisions over ``order``.
+
+    ``pairs`` maps (id_a, id_b), in either order, to the pair's score; pairs absent score 0
+    (as pairs that are not LSH candidates do in the index). Returns id -> (story key,
+    duplicate_of), where the story key is the id of the story's first article.
+    """
+    by_later: dict[str, dict[str, PairScore]] = {}
+    pos = {a: i for i, a in enumerate(order)}
+    if len(pos) != len(order):
+        raise InvalidArgumentError("replay: ids in `order` must be distinct")
+    for (a, b), s in pairs.items():
+        if a not in pos or b not in pos or a == b:
+            continue
+        early, late = (a, b) if pos[a] < pos[b] else (b, a)
+        by_later.setdefault(late, {})[early] = s
+    story_of: dict[str, str] = {}
+    root_of: dict[str, str] = {}
+    roots: dict[str, int] = {}
+    out: dict[str, tuple[str, str | None]] = {}
+    for a in order:
+        cands = by_later.get(a, {})
+        scores = {e: cands[e] for e in sorted(cands, key=pos.__getitem__)}
+        d = decide(scores, story_of, root_of, roots)
+        key = a if d.story is None else str(d.story)
+        story_of[a] = key
+        if d.duplicate_of is None:
+            root_of[a] = a
+            roots[key] = roots.get(key, 0) + 1
+        else:
+            root_of[a] = d.duplicate_of
+        out[a] = (key, d.duplicate_of)
+    return out
+
+
+def matches_of(scores: Iterable[tuple[str, PairScore]]) -> list[tuple[str, str, float]]:
+    """The matches worth reporting: (id, kind, similarity), best first."""
+    out = []
+    for other, s in scores:
+        if s.is_duplicate:
+            out.append((other, "duplicate", s.dup))
+        elif s.story >= PAIR_FLOOR:
+            out.append((other, "same_story", s.story))
+    out.sort(key=lambda m: (-m[2], m[0]))
+    return out

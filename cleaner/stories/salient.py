@@ -1,0 +1,213 @@
+"""Salient terms of an article: what two independent reports of one event share even when
+their wording differs (names, places, numbers, rare words).
+
+Pure functions, no corpus statistics: the same text always gives the same terms, which keeps
+scores reproducible between the index and a batch job.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+
+#: Word ranks (from .wordranks) at which a word's weight starts rising above the floor, and
+#: from which it counts as fully rare (unknown words, mostly names, are fully rare too).
+COMMON_RANK = 300
+RARE_RANK = 40_000
+#: Curvature of the rank -> weight map: above 1, only truly rare words weigh much, so place
+#: names common in a region's news ("county", "avenue", a big city) say less than a surname.
+WEIGHT_GAMMA = 1.5
+#: Floor of a term's weight: even a common word shared by name says a little.
+MIN_WEIGHT = 0.05
+#: A lower-case word is salient from this weight on (rare words: "nightclub", "arraigned").
+RARE_MIN_WEIGHT = 0.5
+#: Lower-case rare words weigh less than names of the same rarity: they describe the kind of
+#: event (shared by many stories of a beat) more than the event.
+RARE_FACTOR = 0.6
+#: Numbers: counts, ages, addresses, times. Years say little (every story of a year has them).
+NUMBER_WEIGHT = 0.4
+YEAR_WEIGHT = 0.1
+#: Two-digit numbers (ages, counts) recur across unrelated stories far more than addresses,
+#: times or case numbers.
+SMALL_NUMBER_WEIGHT = 0.2
+#: Numbers below this (small counts, "1 of 3") are not salient at all.
+MIN_NUMBER = 11
+
+# Frequent English words that are capitalised at sentence starts or in headlines and would
+# otherwise pass for names; and frequent long words that are not rare. General English, not
+# tuned to any site or story.
+_COMMON = frozenset("""
+a about above after again against all also although am among an and another any are around as
+at back be because been before being below between both but by can could did do does doing
+down during each either even every few first for from further had has have having he her here
+hers herself him himself his how however i if in into is it its itself just last late later
+least less like made make many may me might more most much must my myself near neither never
+new next no nor not now of off often on once one only or other our ours out over own per
+perhaps rather same several she should since so some still such than that the their theirs
+them themselves then there these they this those though through thus to too under until up
+upon us very was we were what when where whether which while who whom whose why will with
+within without would yet you your yours yourself
+monday tuesday wednesday thursday friday saturday sunday today tonight yesterday tomorrow
+morning afternoon evening night week weekend month year years day days hour hours minute
+minutes january february march april june july august september october november december
+jan feb mar apr jun jul aug sep sept oct nov dec mr mrs ms dr st
+said says say told according reported report reports news update updated photo photos video
+image images getty associated press reuters ap copyright rights reserved read more share
+click comments comment subscribe newsletter email advertisement sponsored related
+however meanwhile although according following including because before after another
+jr sr sgt lt gov rep sen ave rd blvd hwy mt ft dept co inc corp ltd llc am pm est edt pst
+""".split())
+#: Contraction endings: "didn't", "we'll" are common words, whatever the rank list says.
+_CONTRACTION_ENDS = ("'t", "’t", "'ll", "’ll", "'re", "’re", "'ve", "’ve", "'d", "’d", "'m", "’m")
+
+# Tokenising: these characters end a sentence, line, quotation or clause (a capitalised word
+# after them may be an ordinary word), and these others merely separate words.
+_BREAKS = re.compile(r"[.!?:;\"“”\n|—–()\[\]{}<>]")
+# Web addresses, e-mail addresses, handles and hashtags are not words of the story (and a
+# site's own address is on all its pages). The cheap _MAYBE_ADDRESS test spares most texts the
+# slower removal pattern.
+_MAYBE_ADDRESS = re.compile(r"://|www\.|@|#|\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b")
+_ADDRESSES = re.compile(
+    r"https?://\S+|www\.\S+|\S+@\S+|[@#]\w+|"
+    r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b\S*",
+    re.IGNORECASE)
+# Apostrophes and hyphens at the edge of a token are quotation marks or dashes.
+_EDGE_MARKS = "'’-"
+_SPACE_OUT = str.maketrans({c: " " for c in ",/\\*&%$#@+=~^`_…•·«»‘\t\r\u00a0"})
+_PARTS = re.compile(r"[-'’.]")
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
+def _ranks() -> dict[str, int]:
+    from .wordranks import WORDS
+
+    return {w: i for i, w in enumerate(WORDS.split())}
+
+
+_RANK: dict[str, int] = _ranks()
+_LOG_COMMON = math.log(COMMON_RANK)
+_LOG_SPAN = math.log(RARE_RANK) - _LOG_COMMON
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def word_weight(word: str) -> float:
+    """How much sharing this (lower-case) word says, from its English frequency rank: near
+    MIN_WEIGHT for the most common words, 1.0 for rare and unknown ones. A hyphenated word is
+    as rare as its rarest part ("year-old" is common, "ton-that" is not)."""
+    rank = 0
+    for part in _PARTS.split(word):
+        if part:
+            rank = max(rank, _RANK.get(part, RARE_RANK))
+    if rank <= COMMON_RANK:
+        return MIN_WEIGHT
+    x = min(1.0, (math.log(rank) - _LOG_COMMON) / _LOG_SPAN)
+    return max(MIN_WEIGHT, x ** WEIGHT_GAMMA)
+
+
+def _number_weight(tok: str) -> float:
+    if not tok.isdigit():  # "3-year-old", "2nd", "9mm": not a plain number
+        return 0.0
+    value = int(tok)
+    if value < MIN_NUMBER:
+        return 0.0
+    if len(tok) == 4 and 1900 <= value <= 2100:
+        return YEAR_WEIGHT
+    if len(tok) == 2:
+        return SMALL_NUMBER_WEIGHT
+    return NUMBER_WEIGHT
+
+
+def source_words(source: str | None) -> frozenset[str]:
+    """Words of an outlet's name or host ("wkbn.com" -> {"wkbn"}): every page of the outlet
+    carries them, so they say nothing about the event."""
+    if not source:
+        return frozenset()
+    labels = re.findall(r"[^\W\d_]+", source.lower())
+    return frozenset(w for w in labels if w not in _HOST_WORDS)
+
+
+_HOST_WORDS = frozenset("www com org net news co uk us html".split())
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _normalise(low: str) -> str:
+    """A lower-case token as a term: quote marks and dashes at its edges dropped, a possessive
+    "'s" dropped; "" for a contraction ("didn't") or a token with no letter first."""
+    if "'" in low or "’" in low or "-" in low:
+        low = low.strip(_EDGE_MARKS)
+        if not low or low.endswith(_CONTRACTION_ENDS):
+            return ""
+        low = _POSSESSIVE.sub("", low)
+    return low if low[:1].isalpha() else ""
+
+
+def tokenize(text: str) -> tuple[list[str], set[int]]:
+    """Word and number tokens of ``text`` (original case) and the indexes of those that start
+    a sentence, line, quotation or parenthesis. One fast pass (translate, split), shared by
+    shingling and salient terms: tokenising dominates the cost of a signature."""
+    toks: list[str] = []
+    starts: set[int] = set()
+    if _MAYBE_ADDRESS.search(text):
+        text = _ADDRESSES.sub(" ", text)
+    for seg in _BREAKS.split(text.translate(_SPACE_OUT)):
+        ws = seg.split()
+        if ws:
+            starts.add(len(toks))
+            toks.extend(ws)
+    return toks, starts
+
+
+def salient_terms(text: str, source: str | None = None) -> dict[str, float]:
+    """Map each salient term (lower-cased) to its weight in (0, 1]; see salient_from_tokens."""
+    toks, starts = tokenize(text)
+    return salient_from_tokens(toks, [t.lower() for t in toks], starts, source)
+
+
+def salient_from_tokens(toks: list[str], lows: list[str], starts: set[int],
+                        source: str | None = None) -> dict[str, float]:
+    """Salient terms of a tokenised text (``lows``: the tokens lower-cased).
+
+    Names: a capitalised word that is not a common function word, is not only seen at a
+    sentence start (unless rare), and that the text never writes in lower case (so "Police"
+    at the start of a line, with "police" elsewhere, is not a name); weighted by rarity.
+    Numbers: see NUMBER_WEIGHT. Rare words: lower-case words of weight >= RARE_MIN_WEIGHT.
+    """
+    skip = _COMMON | source_words(source)
+    out: dict[str, float] = {}
+    lower_seen: set[str] = set()
+    # Lower-case tokens (and numbers): each distinct one once.
+    for low in {lw for t, lw in zip(toks, lows) if t == lw}:
+        c = low[0]
+        if c.isdigit():
+            w = _number_weight(low)
+            if w:
+                out[low] = w
+        elif c.isalpha() or c in _EDGE_MARKS:
+            word = _normalise(low)
+            if word:
+                lower_seen.add(word)
+    cap_mid: set[str] = set()
+    cap_start: set[str] = set()
+    for i in [i for i, (t, lw) in enumerate(zip(toks, lows)) if t != lw]:
+        tok = toks[i]
+        if tok[0] in _EDGE_MARKS:
+            tok = tok.lstrip(_EDGE_MARKS)
+        if not tok or not tok[0].isupper():
+            continue
+        word = _normalise(lows[i])
+        if word:
+            (cap_start if i in starts else cap_mid).add(word)
+    for low in lower_seen - skip:
+        if len(low) < 3:
+            continue
+        w = word_weight(low)
+        if w >= RARE_MIN_WEIGHT:
+            out[low] = w * RARE_FACTOR
+    for low in (cap_mid | cap_start) - skip - lower_seen:
+        if len(low) < 3:
+            continue
+        w = word_weight(low)
+        if low in cap_mid or w >= RARE_MIN_WEIGHT:
+            out[low] = w
+    return out

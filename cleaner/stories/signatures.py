@@ -1,0 +1,273 @@
+"""Article signatures: the ONE place that owns num_perm, shingling, the hash scheme and seeds.
+
+A :class:`Signature` holds two MinHash sketches of one (cleaned) article:
+
+* ``dup``: MinHash over word ``SHINGLE_WORDS``-grams, for the ``duplicate`` relation
+  (near-identical copies: Jaccard and containment on shingles);
+* ``salient``: MinHash over the article's salient terms (names, places, numbers, rare words,
+  see :mod:`cleaner.stories.salient`), for ``same_story`` candidates;
+
+plus the salient terms themselves as 32-bit hashes with a weight class each, for the finer
+same-story score, and the shingle count (containment needs set sizes).
+
+The sketches are bit-for-bit what ``datasketch.MinHash(num_perm, seed=SEED,
+scheme=HASH_SCHEME)`` gives when fed :func:`shingle_hashes` / :func:`salient_hashes` with an
+identity ``hashfunc`` (a test checks it), but computed in one numpy pass per article, which is
+what makes thousands of signatures per second possible. datasketch 2.x changed its default
+scheme, so the scheme is pinned here and written into every serialized signature and into the
+store's metadata; a store built with other parameters is refused, not silently misread.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from ..errors import InvalidArgumentError
+from .salient import salient_from_tokens, tokenize
+
+#: datasketch permutation scheme: affine maps on 32-bit values after a MurmurHash3 pre-mix.
+#: Pinned because datasketch 2.0 changed its default (from "legacy"); 32-bit keeps
+#: signatures half the size of affine64 at no measurable loss for sets of a few hundred items.
+HASH_SCHEME = "affine32"
+#: Seed of datasketch's permutation generator. Changing it invalidates every stored signature.
+SEED = 1
+#: Permutations of the duplicate sketch. 128 gives a Jaccard standard error of about 0.04 at
+#: J = 0.5, enough to tell a reprint (J > 0.5) from shared quotes (J < 0.2).
+DUP_NUM_PERM = 128
+#: Word n-gram size of duplicate shingles. 5-grams: templated phrases of a beat ("was taken to
+#: a local hospital") are shorter, so two different stories share few 5-grams.
+SHINGLE_WORDS = 5
+#: Permutations of the salient-terms sketch (used only for candidates, so fewer suffice).
+SALIENT_NUM_PERM = 32
+#: LSH banding (bands, rows) per relation. Every band key is one row of the store's band
+#: index, and each row lands on its own B-tree page, so keys per article are what an insert
+#: costs: 40 in all. salient: one row per band (coverage of one event shares few terms:
+#: J 0.1-0.2 on the seeds), and a candidate must share storage.MIN_SHARED_BANDS of them
+#: (P = 0.84 at J = 0.1, 0.96 at J = 0.15). Copies share most salient minima too, so the dup
+#: bands (over the first DUP_BANDS * DUP_ROWS permutations) are only a fallback for texts
+#: with few salient terms: P = 0.4 at J = 0.5, 0.9 at J = 0.8.
+DUP_BANDS, DUP_ROWS = 8, 4
+SALIENT_BANDS, SALIENT_ROWS = 32, 1
+#: At most this many salient terms are kept per article (the heaviest first), which bounds
+#: the signature size and the pair-scoring cost.
+MAX_SALIENT_TERMS = 160
+#: Term weights are stored as uint8: weight * WEIGHT_SCALE (a resolution of 0.005).
+WEIGHT_SCALE = 200
+#: Only terms at least this heavy enter the salient sketch (candidates): common words would
+#: make every article of a city a candidate of every other.
+CANDIDATE_MIN_WEIGHT = 0.45
+#: Format version of :meth:`Signature.to_bytes`.
+FORMAT_VERSION = 2
+#: Relation tags mixed into band keys, so a dup band never meets a salient band.
+REL_DUP, REL_SALIENT = 1, 2
+
+PARAMS: dict[str, str] = {
+    "format": str(FORMAT_VERSION),
+    "scheme": HASH_SCHEME,
+    "seed": str(SEED),
+    "dup_num_perm": str(DUP_NUM_PERM),
+    "shingle_words": str(SHINGLE_WORDS),
+    "salient_num_perm": str(SALIENT_NUM_PERM),
+    "dup_bands": f"{DUP_BANDS}x{DUP_ROWS}",
+    "salient_bands": f"{SALIENT_BANDS}x{SALIENT_ROWS}",
+    "word_hash": "xxh32(utf8(lower(word)), seed=0)",
+    "candidate_min_weight": str(CANDIDATE_MIN_WEIGHT),
+}
+"""Everything that must match between a store and the code reading it."""
+
+_MAX32 = np.uint32(0xFFFFFFFF)
+#: Word hashes are memoised in a dict of at most this many words (news vocabulary repeats;
+#: cleared when full, so memory stays bounded at a few tens of MB).
+WORD_HASH_CACHE = 500_000
+_word_hash_cache: dict[str, int] = {}
+# Multipliers that combine a shingle's word hashes (uint64 wrap-around arithmetic), one per
+# position so that word order matters. Fixed odd constants: part of the hash scheme.
+_SHINGLE_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                          0x85EBCA77C2B2AE63, 0x27D4EB2F165667C5, 0xFF51AFD7ED558CCD,
+                          0xC4CEB9FE1A85EC53, 0x94D049BB133111EB][:SHINGLE_WORDS], dtype=np.uint64)
+
+
+def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    # Same generator and draw order as datasketch.MinHash._init_permutations for affine32.
+    gen = np.random.RandomState(SEED)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
+_DUP_A, _DUP_B = _permutations(DUP_NUM_PERM)
+_SAL_A, _SAL_B = _permutations(SALIENT_NUM_PERM)
+
+
+def _fmix32(h: np.ndarray) -> np.ndarray:
+    # MurmurHash3 finalizer, as datasketch applies it before the affine permutations.
+    h = h ^ (h >> np.uint32(16))
+    h = h * np.uint32(0x85EBCA6B)
+    h = h ^ (h >> np.uint32(13))
+    h = h * np.uint32(0xC2B2AE35)
+    return h ^ (h >> np.uint32(16))
+
+
+def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    if hashes.size == 0:
+        return np.full(a.shape[0], _MAX32, dtype=np.uint32)
+    hv = _fmix32(hashes.astype(np.uint32, copy=False)).reshape(-1, 1)
+    with np.errstate(over="ignore"):
+        return (hv * a + b).min(axis=0)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, the unit of shingling."""
+    return [t.lower() for t in tokenize(text)[0]]
+
+
+def _word_hashes(ws: Sequence[str]) -> np.ndarray:
+    cache = _word_hash_cache
+    if len(cache) > WORD_HASH_CACHE:
+        cache.clear()
+    h = xxhash.xxh32_intdigest
+    for w in set(ws).difference(cache):
+        cache[w] = h(w.encode())
+    get = cache.__getitem__
+    return np.fromiter(map(get, ws), dtype=np.uint64, count=len(ws))
+
+
+def shingle_hashes(text: str) -> np.ndarray:
+    """Distinct 32-bit hashes of the text's word ``SHINGLE_WORDS``-grams (a text shorter than
+    that is one shingle)."""
+    return _shingles(words(text))
+
+
+def _shingles(lows: Sequence[str]) -> np.ndarray:
+    wh = _word_hashes(lows)
+    n = wh.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.uint32)
+    k = min(SHINGLE_WORDS, n)
+    with np.errstate(over="ignore"):
+        acc = np.zeros(n - k + 1, dtype=np.uint64)
+        for j in range(k):
+            acc += wh[j:n - k + 1 + j] * _SHINGLE_MULT[j]
+    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+
+
+def salient_hashes(text: str, source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes and quantised weights (uint8, weight * WEIGHT_SCALE) of the text's salient
+    terms, sorted by hash and distinct."""
+    toks, starts = tokenize(text)
+    return _salient(salient_from_tokens(toks, [t.lower() for t in toks], starts, source))
+
+
+def _salient(terms: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    if len(terms) > MAX_SALIENT_TERMS:
+        # Keep the heaviest; ties broken by term so the choice is deterministic.
+        terms = dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SALIENT_TERMS])
+    h = xxhash.xxh32_intdigest
+    pairs = sorted((h(t.encode()), max(1, round(w * WEIGHT_SCALE))) for t, w in terms.items())
+    hashes = np.array([p[0] for p in pairs], dtype=np.uint32)
+    weights = np.array([p[1] for p in pairs], dtype=np.uint8)
+    if hashes.size > 1:  # distinct hashes (a 32-bit collision merges two terms)
+        keep = np.concatenate(([True], hashes[1:] != hashes[:-1]))
+        hashes, weights = hashes[keep], weights[keep]
+    return hashes, weights
+
+
+@dataclass(frozen=True, eq=False)
+class Signature:
+    """What the index keeps of an article to compare it: two sketches and its salient terms."""
+
+    dup: np.ndarray  # uint32[DUP_NUM_PERM]
+    salient: np.ndarray  # uint32[SALIENT_NUM_PERM]
+    n_shingles: int
+    terms: np.ndarray  # uint32[k], sorted
+    term_weights: np.ndarray  # uint8[k], weight * WEIGHT_SCALE
+
+    _HEAD = struct.Struct("<BBHHHI")  # version, scheme code, dup perms, salient perms, k, shingles
+
+    def to_bytes(self) -> bytes:
+        """Compact little-endian bytes: a header, the two sketches, the terms and weights."""
+        head = self._HEAD.pack(FORMAT_VERSION, 1, DUP_NUM_PERM, SALIENT_NUM_PERM,
+                               int(self.terms.shape[0]), int(self.n_shingles))
+        return b"".join((head, self.dup.astype("<u4").tobytes(),
+                         self.salient.astype("<u4").tobytes(),
+                         self.terms.astype("<u4").tobytes(), self.term_weights.tobytes()))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Signature":
+        """Inverse of :meth:`to_bytes`; refuses bytes made with other parameters."""
+        head = cls._HEAD
+        if len(data) < head.size:
+            raise InvalidArgumentError("signature bytes are truncated")
+        version, scheme, dperm, sperm, k, n_sh = head.unpack_from(data)
+        if (version, scheme, dperm, sperm) != (FORMAT_VERSION, 1, DUP_NUM_PERM, SALIENT_NUM_PERM):
+            raise InvalidArgumentError(
+                f"signature made with other parameters (format {version}, scheme code {scheme}, "
+                f"num_perm {dperm}/{sperm}); expected format {FORMAT_VERSION}, {HASH_SCHEME}, "
+                f"num_perm {DUP_NUM_PERM}/{SALIENT_NUM_PERM}: rebuild the index")
+        expected = head.size + 4 * (dperm + sperm + k) + k
+        if len(data) != expected:
+            raise InvalidArgumentError(f"signature bytes have length {len(data)}, expected {expected}")
+        off = head.size
+        # Read-only views of ``data``: no copies, signatures are never modified in place.
+        dup = np.frombuffer(data, "<u4", dperm, off)
+        off += 4 * dperm
+        sal = np.frombuffer(data, "<u4", sperm, off)
+        off += 4 * sperm
+        terms = np.frombuffer(data, "<u4", k, off)
+        off += 4 * k
+        weights = np.frombuffer(data, np.uint8, k, off)
+        return cls(dup, sal, int(n_sh), terms, weights)
+
+    def to_datasketch(self, relation: str = "dup") -> "object":
+        """The sketch as a ``datasketch.LeanMinHash`` (for interoperability and tests)."""
+        from datasketch import LeanMinHash, MinHash
+
+        values = self.dup if relation == "dup" else self.salient
+        m = MinHash(num_perm=values.shape[0], seed=SEED, scheme=HASH_SCHEME, hashvalues=values)
+        return LeanMinHash(m)
+
+
+def signature(text: str, source: str | None = None) -> Signature:
+    """The signature of one cleaned article text; ``source`` (outlet or host) keeps the
+    outlet's own name out of the salient terms."""
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"text must be a str, got {type(text).__name__}")
+    toks, starts = tokenize(text)
+    lows = [t.lower() for t in toks]
+    sh = _shingles(lows)
+    terms, weights = _salient(salient_from_tokens(toks, lows, starts, source))
+    strong = terms[weights >= round(CANDIDATE_MIN_WEIGHT * WEIGHT_SCALE)]
+    return Signature(dup=_minhash(sh, _DUP_A, _DUP_B), salient=_minhash(strong, _SAL_A, _SAL_B),
+                     n_shingles=int(sh.shape[0]), terms=terms, term_weights=weights)
+
+
+def _band_keys(values: np.ndarray, bands: int, rows: int, rel: int) -> list[int]:
+    out = []
+    raw = values.astype("<u4").tobytes()
+    step = 4 * rows
+    for i in range(bands):
+        d = xxhash.xxh64_intdigest(raw[i * step:(i + 1) * step], seed=(rel << 16) | i)
+        out.append(d - (1 << 64) if d >= (1 << 63) else d)  # signed: fits SQL BIGINT
+    return out
+
+
+def band_keys(sig: Signature, relation: str | None = None) -> list[int]:
+    """LSH band keys (signed 64-bit ints) of the signature: dup bands then salient bands, or
+    only those of ``relation`` ("duplicate" or "same_story"). An empty sketch has no keys."""
+    keys: list[int] = []
+    if relation in (None, "duplicate") and sig.n_shingles:
+        keys += _band_keys(sig.dup, DUP_BANDS, DUP_ROWS, REL_DUP)
+    if relation in (None, "same_story") and int(sig.salient.min()) != 0xFFFFFFFF:
+        keys += _band_keys(sig.salient, SALIENT_BANDS, SALIENT_ROWS, REL_SALIENT)
+    return keys
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """MinHash estimate of the Jaccard similarity of two sketches."""
+    return float(np.count_nonzero(a == b)) / a.shape[0]

@@ -1,0 +1,266 @@
+"""The storage interface of the story index, and its SQL implementation shared by backends.
+
+:class:`StoryIndex` reaches its data only through :class:`Storage`: a write transaction
+(serialised per store, so two writers never both create a story for one event), a read
+transaction, and a handful of domain operations on the cursor they yield. The SQL is common;
+:mod:`.sqlite` and :mod:`.postgres` supply connections, transactions and DDL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InvalidArgumentError, StorageError
+from . import signatures as sg
+
+#: Schema version written into the store's metadata with the signature parameters.
+SCHEMA_VERSION = "1"
+#: At most this many candidates are scored per article: those sharing the most band keys.
+#: Bounds the cost of an add when a band key is very common (boilerplate that slipped through).
+MAX_CANDIDATES = 200
+#: Each band key contributes at most its this many most recent articles: a key shared by
+#: thousands (a big city's name) then costs a bounded index scan, and news matches recent news.
+PER_KEY_LIMIT = 50
+#: A candidate must share at least this many band keys (with 32 one-row salient bands, a
+#: single shared minimum is already meaningful; MAX_CANDIDATES keeps the best-sharing ones).
+MIN_SHARED_BANDS = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """One stored article, as the index reads it back."""
+
+    pk: int
+    id: str
+    text: str
+    source: str | None
+    published: str | None
+    meta: dict[str, Any] | None
+    story: str
+    duplicate_of: str | None
+    matches: list[list[Any]]
+    sig: bytes
+    added: float
+
+
+_ARTICLE_COLS = "pk, id, text, source, published, meta, story, duplicate_of, matches, sig, added"
+
+
+def _row(r: Sequence[Any]) -> ArticleRow:
+    return ArticleRow(pk=int(r[0]), id=r[1], text=r[2], source=r[3], published=r[4],
+                      meta=json.loads(r[5]) if r[5] is not None else None, story=r[6],
+                      duplicate_of=r[7], matches=json.loads(r[8]) if r[8] else [],
+                      sig=bytes(r[9]), added=float(r[10]))
+
+
+class Storage(ABC):
+    """Base class of storage backends. Subclasses provide :meth:`write`, :meth:`read`,
+    :meth:`close` and the placeholder style; the SQL operations below are shared."""
+
+    #: DB-API parameter placeholder of the driver.
+    placeholder = "?"
+    #: A short name of the backend ("sqlite", "postgresql").
+    kind = "sql"
+
+    def __init__(self) -> None:
+        self._ns_cache: dict[str, int] = {}
+
+    # -- transactions --------------------------------------------------------------------
+    @abstractmethod
+    def write(self) -> AbstractContextManager[Any]:
+        """A serialised read-write transaction; yields a cursor. Commits on success."""
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[Any]:
+        """A read transaction (a consistent snapshot); yields a cursor."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the connection(s). Idempotent."""
+
+    def __enter__(self) -> "Storage":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _q(self, sql: str) -> str:
+        return sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+
+    def _exec(self, cur: Any, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur.execute(self._q(sql), tuple(params))
+        return cur
+
+    def check_params(self, cur: Any) -> None:
+        """Write the signature parameters into a new store, or refuse a store built with others."""
+        rows = dict(self._exec(cur, "SELECT key, value FROM meta").fetchall())
+        want = dict(sg.PARAMS, schema=SCHEMA_VERSION)
+        if not rows:
+            for k, v in want.items():
+                self._exec(cur, "INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
+            return
+        diff = {k: (rows.get(k), v) for k, v in want.items() if rows.get(k) != v}
+        if diff:
+            raise StorageError(
+                "this store was built with other signature parameters "
+                + ", ".join(f"{k}: stored {a!r}, code {b!r}" for k, (a, b) in sorted(diff.items()))
+                + "; rebuild it (re-add the articles to a new store)")
+
+    # -- namespaces ------------------------------------------------------------------------
+    def namespace_id(self, cur: Any, name: str, *, create: bool) -> int | None:
+        """The internal id of a namespace (created in this write transaction if asked)."""
+        if name in self._ns_cache:
+            return self._ns_cache[name]
+        r = self._exec(cur, "SELECT id FROM namespaces WHERE name = ?", (name,)).fetchone()
+        if r is None:
+            if not create:
+                return None
+            self._exec(cur, "INSERT INTO namespaces(name) VALUES (?)", (name,))
+            r = self._exec(cur, "SELECT id FROM namespaces WHERE name = ?", (name,)).fetchone()
+        self._ns_cache[name] = int(r[0])
+        return int(r[0])
+
+    def forget_namespace_cache(self) -> None:
+        """Drop cached namespace ids (after a rolled-back transaction that created one)."""
+        self._ns_cache.clear()
+
+    # -- articles ------------------------------------------------------------------------
+    def get_article(self, cur: Any, ns: int, id: str) -> ArticleRow | None:
+        r = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM articles WHERE ns = ? AND id = ?",
+                       (ns, id)).fetchone()
+        return _row(r) if r else None
+
+    def exists(self, cur: Any, ns: int, id: str) -> bool:
+        return self._exec(cur, "SELECT 1 FROM articles WHERE ns = ? AND id = ?", (ns, id)).fetchone() is not None
+
+    def candidates(self, cur: Any, ns: int, keys: Sequence[int]
+                   ) -> list[tuple[int, str, str, str | None, str | None, bytes]]:
+        """Articles sharing a band key with ``keys``: (pk, id, story, duplicate_of, published,
+        sig), at most MAX_CANDIDATES (most shared keys first, then the most recent), in
+        insertion order. Each key contributes its PER_KEY_LIMIT most recent articles, so the
+        cost of a lookup does not grow with the index."""
+        uniq = sorted(set(keys))
+        if not uniq:
+            return []
+        sub = ("SELECT article FROM (SELECT article FROM bands WHERE ns = ? AND key = ? "
+               f"ORDER BY article DESC LIMIT {PER_KEY_LIMIT}) AS t{{i}}")
+        sql = " UNION ALL ".join(sub.format(i=i) for i in range(len(uniq)))
+        params: list[Any] = []
+        for k in uniq:
+            params += (ns, k)
+        hits = Counter(int(r[0]) for r in self._exec(cur, sql, params).fetchall())
+        if not hits:
+            return []
+        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))
+        pks = sorted(pk for pk, n in ranked[:MAX_CANDIDATES] if n >= MIN_SHARED_BANDS)
+        if not pks:
+            return []
+        marks = ",".join("?" * len(pks))
+        rows = self._exec(
+            cur, f"SELECT pk, id, story, duplicate_of, published, sig FROM articles "
+                 f"WHERE pk IN ({marks}) ORDER BY pk", pks).fetchall()
+        return [(int(r[0]), r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+    def roots_in_stories(self, cur: Any, ns: int, stories: Sequence[str]) -> dict[str, int]:
+        """Number of distinct copies (members that are not duplicates) of each story."""
+        if not stories:
+            return {}
+        marks = ",".join("?" * len(stories))
+        rows = self._exec(
+            cur, f"SELECT story, COUNT(*) FROM articles WHERE ns = ? AND story IN ({marks}) "
+                 f"AND duplicate_of IS NULL GROUP BY story", (ns, *stories)).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    @abstractmethod
+    def _insert_article_row(self, cur: Any, values: Sequence[Any]) -> int:
+        """Insert into articles (the columns of _ARTICLE_COLS minus pk); return the new pk."""
+
+    def insert_article(self, cur: Any, ns: int, *, id: str, text: str, source: str | None,
+                       published: str | None, meta: dict[str, Any] | None, story: str,
+                       duplicate_of: str | None, matches: list[list[Any]], sig: bytes,
+                       added: float, keys: Sequence[int]) -> int:
+        try:
+            meta_json = json.dumps(meta, ensure_ascii=False) if meta is not None else None
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
+        pk = self._insert_article_row(cur, (ns, id, text, source, published, meta_json, story,
+                                            duplicate_of, json.dumps(matches), sig, added))
+        if keys:
+            self._insert_bands(cur, ns, pk, keys)
+        return pk
+
+    def _insert_bands(self, cur: Any, ns: int, pk: int, keys: Sequence[int]) -> None:
+        cur.executemany(self._q("INSERT INTO bands(ns, key, article) VALUES (?, ?, ?) "
+                                "ON CONFLICT DO NOTHING"), [(ns, k, pk) for k in set(keys)])
+
+    def delete_article(self, cur: Any, ns: int, pk: int, keys: Sequence[int]) -> None:
+        if keys:
+            cur.executemany(self._q("DELETE FROM bands WHERE ns = ? AND key = ? AND article = ?"),
+                            [(ns, k, pk) for k in set(keys)])
+        self._exec(cur, "DELETE FROM articles WHERE pk = ?", (pk,))
+
+    def set_membership(self, cur: Any, pk: int, story: str, duplicate_of: str | None) -> None:
+        self._exec(cur, "UPDATE articles SET story = ?, duplicate_of = ? WHERE pk = ?",
+                   (story, duplicate_of, pk))
+
+    def members(self, cur: Any, ns: int, story: str) -> list[ArticleRow]:
+        rows = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM articles WHERE ns = ? AND story = ? "
+                               f"ORDER BY pk", (ns, story)).fetchall()
+        return [_row(r) for r in rows]
+
+    def member_ids(self, cur: Any, ns: int, story: str) -> list[str]:
+        rows = self._exec(cur, "SELECT id FROM articles WHERE ns = ? AND story = ? ORDER BY pk",
+                          (ns, story)).fetchall()
+        return [r[0] for r in rows]
+
+    def count(self, cur: Any, ns: int) -> int:
+        return int(self._exec(cur, "SELECT COUNT(*) FROM articles WHERE ns = ?", (ns,)).fetchone()[0])
+
+    # -- stories -------------------------------------------------------------------------
+    def create_story(self, cur: Any, ns: int, story: str, now: float) -> None:
+        self._exec(cur, "INSERT INTO stories(ns, id, created, updated) VALUES (?, ?, ?, ?)",
+                   (ns, story, now, now))
+
+    def touch_story(self, cur: Any, ns: int, story: str, now: float) -> None:
+        self._exec(cur, "UPDATE stories SET updated = ? WHERE ns = ? AND id = ?", (now, ns, story))
+
+    def delete_story(self, cur: Any, ns: int, story: str) -> None:
+        self._exec(cur, "DELETE FROM stories WHERE ns = ? AND id = ?", (ns, story))
+
+    def get_story(self, cur: Any, ns: int, story: str) -> tuple[str, float, float] | None:
+        r = self._exec(cur, "SELECT id, created, updated FROM stories WHERE ns = ? AND id = ?",
+                       (ns, story)).fetchone()
+        return (r[0], float(r[1]), float(r[2])) if r else None
+
+    def list_stories(self, cur: Any, ns: int, limit: int, offset: int) -> list[tuple[str, float, float]]:
+        rows = self._exec(cur, "SELECT id, created, updated FROM stories WHERE ns = ? "
+                               "ORDER BY updated DESC, id LIMIT ? OFFSET ?",
+                          (ns, limit, offset)).fetchall()
+        return [(r[0], float(r[1]), float(r[2])) for r in rows]
+
+
+def open_storage(target: str, **options: Any) -> Storage:
+    """A storage for ``target``: a ``postgresql://`` URL, ``":memory:"`` or a SQLite file path."""
+    if not isinstance(target, str) or not target.strip():
+        raise InvalidArgumentError("storage target must be a SQLite path, ':memory:' or a "
+                                   "postgresql:// URL; got an empty value")
+    if target.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStorage
+
+        return PostgresStorage(target, **options)
+    from .sqlite import SQLiteStorage
+
+    return SQLiteStorage(target, **options)
+
+
+def iter_chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items (SQL parameter lists stay bounded)."""
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]

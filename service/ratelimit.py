@@ -1,0 +1,139 @@
+"""Per-key rate limiting that holds across gunicorn workers.
+
+flask-limiter's in-memory storage is per process, so N workers would allow N times the
+budget. With ``RATELIMIT_STORAGE_URI=redis://...`` the counters live in Redis; by default
+they live in a small SQLite file that every worker on the machine shares, through the
+``SQLiteStorage`` below (registered with the ``limits`` package under ``sqlite://``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from flask_limiter import Limiter
+from limits.storage import Storage
+
+from .sqlite_conn import ThreadConnections
+
+#: Statuses on which Retry-After is meaningful (RFC 9110: 503, and 429 by RFC 6585).
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+#: Seconds a worker waits for another worker's counter write before giving up.
+SQLITE_BUSY_SECONDS = 5.0
+
+
+class SQLiteStorage(Storage):
+    """Fixed-window counters in one SQLite table; each operation is one atomic statement.
+
+    URI: ``sqlite:///absolute/path.db`` (``sqlite:///:memory:`` is refused: it would not be
+    shared between workers).
+    """
+
+    STORAGE_SCHEME = ["sqlite"]
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        if not uri or not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+            raise ValueError(f"expected sqlite:///PATH for the rate-limit store, got {uri!r}")
+        self.path = uri[len("sqlite:///"):]  # sqlite:////abs/path -> /abs/path; sqlite:///rel -> rel
+        setup = sqlite3.connect(self.path, timeout=SQLITE_BUSY_SECONDS, isolation_level=None)
+        try:
+            setup.execute("PRAGMA journal_mode=WAL")
+            setup.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, "
+                          "count INTEGER NOT NULL, expiry REAL NOT NULL)")
+        finally:
+            setup.close()
+        # Counters need no durability (a crash at worst forgives a few requests), so no fsync.
+        self._conns = ThreadConnections(self.path, timeout=SQLITE_BUSY_SECONDS, pragmas=["synchronous=OFF"])
+
+    def _conn(self) -> sqlite3.Connection:
+        return self._conns.get()
+
+    def close(self) -> None:
+        """Close this process's connections (tests; workers just exit)."""
+        self._conns.close()
+
+    @property
+    def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
+        return sqlite3.Error
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        # One atomic upsert: a fresh or expired window restarts at ``amount``.
+        row = self._conn().execute(
+            "INSERT INTO counters (key, count, expiry) VALUES (?1, ?2, ?3) "
+            "ON CONFLICT(key) DO UPDATE SET "
+            "count = CASE WHEN expiry <= ?4 THEN ?2 ELSE count + ?2 END, "
+            "expiry = CASE WHEN expiry <= ?4 THEN ?3 ELSE expiry END "
+            "RETURNING count", (key, amount, now + expiry, now)).fetchone()
+        return int(row[0])
+
+    def get(self, key: str) -> int:
+        row = self._conn().execute("SELECT count FROM counters WHERE key = ? AND expiry > ?",
+                                   (key, time.time())).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._conn().execute("SELECT expiry FROM counters WHERE key = ? AND expiry > ?",
+                                   (key, time.time())).fetchone()
+        return float(row[0]) if row else time.time()
+
+    def check(self) -> bool:
+        try:
+            self._conn().execute("SELECT 1").fetchone()
+            return True
+        except sqlite3.Error:
+            return False
+
+    def reset(self) -> int | None:
+        return self._conn().execute("DELETE FROM counters").rowcount
+
+    def clear(self, key: str) -> None:
+        self._conn().execute("DELETE FROM counters WHERE key = ?", (key,))
+
+
+def _key_of_caller() -> str:
+    # The auth hook has run by now (it is registered before the limiter's); limits are per key.
+    principal = g.get("principal")
+    return f"key:{principal.key_id}" if principal is not None else "anonymous"
+
+
+def _cost_of_request() -> int:
+    """A batch counts as one request per article in it, so batching cannot multiply the budget."""
+    if request.endpoint != "v1.add_articles_batch" or not request.is_json:
+        return 1
+    try:
+        body = request.get_json(silent=True)  # the route then reads the same, cached, bytes
+    except RecursionError:  # absurdly nested: the route answers 400
+        return 1
+    items = body.get("articles") if isinstance(body, dict) else None
+    return max(1, len(items)) if isinstance(items, list) else 1
+
+
+def init_app(app: Flask) -> Limiter:
+    """Attach a limiter to ``app``: ``RATE_LIMIT`` per API key on the ``/v1`` routes only."""
+
+    # Registered before the limiter, so it runs after the limiter's header hook (Flask runs
+    # after_request functions last-registered first): flask-limiter sets Retry-After on every
+    # response, but it means "wait" and belongs on a 429 only.
+    @app.after_request
+    def _retry_after_only_when_limited(resp: Response) -> Response:
+        if resp.status_code not in RETRY_AFTER_STATUSES:
+            resp.headers.pop("Retry-After", None)
+        return resp
+
+    limiter = Limiter(
+        _key_of_caller,
+        app=app,
+        storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+        strategy="fixed-window",
+        headers_enabled=True,
+        key_prefix="cleaner",
+        # Other routes (health, metrics, docs) carry no key and need no budget.
+        default_limits=[lambda: app.config["RATE_LIMIT"]],
+        default_limits_exempt_when=lambda: g.get("principal") is None,
+        default_limits_cost=_cost_of_request,
+    )
+    return limiter

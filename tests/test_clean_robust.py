@@ -1,0 +1,95 @@
+"""clean() on hostile input: only CleanerError subclasses may escape, and quickly."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cleaner import (CleanedArticle, CleanerError, DecodeError, EmptyInputError, InputTooLargeError,
+                     NoArticleError, clean)
+from cleaner.inputs import MAX_INPUT_BYTES
+
+_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _clean_or_typed_error(raw, **kw):
+    try:
+        result = clean(raw, **kw)
+    except CleanerError:
+        return None
+    assert isinstance(result, CleanedArticle)
+    result.to_dict()
+    return result
+
+
+@_SETTINGS
+@given(st.text(max_size=2000))
+def test_arbitrary_text_gives_article_or_typed_error(raw):
+    _clean_or_typed_error(raw)
+
+
+@_SETTINGS
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_give_article_or_typed_error(raw):
+    _clean_or_typed_error(raw)
+
+
+_TAGS = st.sampled_from(["<p>", "</p>", "<div>", "</div>", "<html>", "<body>", "<article>", "<h1>", "</h1>",
+                         "<ul><li>", "</li></ul>", "<a href='x'>", "</a>", "<table><tr><td>", "<br>",
+                         "<!--", "-->", "<script>", "</script>", "<meta charset='koi8-r'>", "&amp;", "&#0;",
+                         "<![CDATA[", "]]>", "<?xml version='1.0'?>", "<svg>", "\x00"])
+
+
+@_SETTINGS
+@given(st.lists(st.one_of(_TAGS, st.text(max_size=80)), max_size=40))
+def test_arbitrary_markup_gives_article_or_typed_error(parts):
+    raw = "".join(parts)
+    _clean_or_typed_error(raw)
+    _clean_or_typed_error(raw, content_type="html")
+    _clean_or_typed_error(raw.encode("utf-8", "surrogatepass"), content_type="html")
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "\n\n\t", b"", b"  \r\n"])
+def test_empty_or_whitespace_is_empty_input(raw):
+    with pytest.raises(EmptyInputError):
+        clean(raw)
+
+
+def test_page_over_20mb_is_refused_fast():
+    raw = "<html><body>" + "<p>word word word word word word.</p>" * (MAX_INPUT_BYTES // 36 + 10) + "</body></html>"
+    start = time.perf_counter()
+    with pytest.raises(InputTooLargeError):
+        clean(raw)
+    with pytest.raises(InputTooLargeError):
+        clean(raw.encode("utf-8"))
+    assert time.perf_counter() - start < 2.0
+
+
+def test_non_utf8_page_with_declared_charset_is_decoded():
+    paras = "".join(f"<p>Le conseil municipal de Besançon a voté la création d'une piste cyclable numéro {i} "
+                    "le long du Doubs, après deux années de débats très animés entre riverains.</p>" for i in range(6))
+    html = (f"<html><head><meta charset='iso-8859-1'><title>Piste cyclable à Besançon</title></head>"
+            f"<body><article>{paras}</article></body></html>")
+    result = clean(html.encode("iso-8859-1"))
+    assert "Besançon" in result.text
+    assert "créa" in result.text
+
+
+def test_wrong_explicit_charset_is_a_typed_error_or_text():
+    _clean_or_typed_error("naïve café".encode("utf-16-le"), charset="utf-16")
+    with pytest.raises(CleanerError):
+        clean(b"caf\xe9", charset="no-such-charset")
+
+
+def test_html_without_article_is_no_article_error():
+    html = "<html><head><title>Menu</title></head><body><nav><a href='/a'>A</a> <a href='/b'>B</a></nav></body></html>"
+    with pytest.raises(NoArticleError):
+        clean(html)
+
+
+def test_utf16_bom_with_broken_body_is_decode_error():
+    with pytest.raises(DecodeError):
+        clean(b"\xff\xfe" + b"\x00\xd8")  # a lone high surrogate in UTF-16-LE

@@ -1,0 +1,260 @@
+"""Behaviours of the block judge on synthetic articles (plain text and HTML)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cleaner import BoilerplateModel, clean
+from cleaner.judge import THRESHOLDS, judge
+from cleaner.models import Block
+from cleaner.segment import segment_text
+
+HEADLINE = "Harbor Town Council Approves New Tidal Barrier After Winter Floods"
+NEWS = [
+    "The Harbor Town council voted 7-2 on Tuesday to build a tidal barrier across the old harbor "
+    "mouth, ending two years of debate over how to protect the waterfront from winter storm surges.",
+    "The barrier, estimated to cost 48 million dollars, will close during high tides and storms and "
+    "stay open the rest of the year so that fishing boats can reach the inner harbor.",
+    "Mayor Elena Ruiz said the floods of last January, which damaged more than 300 homes along the "
+    "waterfront, had convinced even the council members who had doubted the project.",
+    "\u201cWe cannot ask families to rebuild every winter,\u201d Ruiz said after the vote. \u201cIf you "
+    "live on the waterfront, you deserve to know that the council has a plan.\u201d",
+    "Opponents on the council argued that the barrier could trap pollution in the inner harbor and "
+    "asked for an independent study of water quality before construction begins.",
+    "Engineers from the regional water authority said the barrier gates would be tested twice a "
+    "year and that sensors in the harbor would track water quality around the clock.",
+    "Construction of the tidal barrier is expected to start next spring and to take about three "
+    "years, during which the harbor mouth will stay open to boats.",
+    "Residents will be able to comment on the final design of the barrier at two public meetings "
+    "in the town hall next month, the council said.",
+]
+
+
+def article(*, insert: dict[int, str] | None = None, tail: str | None = None, head: list[str] | None = None,
+            sep: str = "\n\n") -> str:
+    """The synthetic article with extra blocks inserted before paragraph index k."""
+    parts: list[str] = list(head or []) + [HEADLINE]
+    for i, para in enumerate(NEWS):
+        if insert and i in insert:
+            parts.append(insert[i])
+        parts.append(para)
+    if tail:
+        parts.append(tail)
+    return sep.join(parts)
+
+
+def removed_reasons(result, text):
+    return [r.reason for r in result.removed if r.text == " ".join(text.split())]
+
+
+def test_plain_article_keeps_every_news_paragraph():
+    result = clean(article())
+    assert result.title == HEADLINE
+    assert list(result.paragraphs) == NEWS
+    assert [r.reason for r in result.removed] == ["title"]
+
+
+def test_unrelated_teaser_at_end_is_removed():
+    teaser = ("Cloud gaming isn't just for teenagers anymore \u2014 studios and publishers now see it as a "
+              "subscription business. In this week's Streaming Report, analyst Mark Olsen explains how "
+              "console makers plan to win back subscribers in Europe and Asia.")
+    result = clean(article(tail=teaser))
+    assert removed_reasons(result, teaser) == ["off_topic"]
+    assert list(result.paragraphs) == NEWS
+
+
+def test_last_paragraph_on_topic_is_kept_even_with_new_names():
+    closing = ("Harbor pilot Tom Becker, who has guided boats through the harbor mouth for 30 years, said "
+               "the barrier gates should stay open during the fishing season.")
+    result = clean(article(tail=closing))
+    assert result.paragraphs[-1] == closing
+
+
+def test_newsletter_signup_inside_body_is_removed():
+    promo = "Sign up for our free morning newsletter and get the top stories delivered to your inbox."
+    result = clean(article(insert={3: promo}))
+    assert removed_reasons(result, promo) == ["call_to_action"]
+    assert list(result.paragraphs) == NEWS
+
+
+def test_podcast_style_plug_is_removed():
+    plug = "Listen to Coastal Matters with Ann Reed | Episode 12: Why rising seas are changing insurance"
+    result = clean(article(insert={2: plug}))
+    assert removed_reasons(result, plug) == ["call_to_action"]
+
+
+def test_multi_line_ad_is_removed_line_by_line():
+    ad = ("Thinking about a new mortgage? Are you looking for lower payments?\n"
+          "Rates starting at $9 per month for every $1,000 borrowed\nClick here to compare offers")
+    result = clean(article(insert={4: ad}))
+    assert list(result.paragraphs) == NEWS
+    assert {r.reason for r in result.removed} - {"title"} <= {"call_to_action", "advertising"}
+    assert len(result.removed) == 4
+
+
+def test_quote_paragraph_is_kept():
+    # NEWS[3] is a quote that addresses "you": quoted speech is news, not a call to action.
+    result = clean(article())
+    assert NEWS[3] in result.paragraphs
+
+
+def test_advertisement_slot_label_is_removed():
+    result = clean(article(insert={2: "Advertisement"}))
+    assert removed_reasons(result, "Advertisement") == ["advertising"]
+
+
+def test_share_tools_and_copyright_are_site_boilerplate():
+    result = clean(article(insert={1: "Email | Print | Share"}, tail="\u00a9 2024 Harbor Daily. All rights reserved."))
+    assert removed_reasons(result, "Email | Print | Share") == ["site_boilerplate"]
+    assert removed_reasons(result, "\u00a9 2024 Harbor Daily. All rights reserved.") == ["site_boilerplate"]
+
+
+def test_byline_and_dateline_are_removed():
+    result = clean(article(insert={0: "By Maria Lopez\n\nPublished: March 3, 2024 10:15 am"}))
+    assert removed_reasons(result, "By Maria Lopez") == ["byline"]
+    assert removed_reasons(result, "Published: March 3, 2024 10:15 am") == ["dateline"]
+    assert list(result.paragraphs) == NEWS
+
+
+def test_related_links_after_label_are_removed():
+    related = "Related stories\n\nCity budget vote delayed again\n\nSchool board picks new chief\n\nBridge repairs to close Main Street"
+    result = clean(article(tail=related))
+    assert list(result.paragraphs) == NEWS
+    assert [r.reason for r in result.removed if r.reason != "title"] == ["related"] * 4
+
+
+def test_section_label_above_headline_is_removed():
+    result = clean(article(head=["Local News & Politics"]))
+    assert result.title == HEADLINE
+    assert [r.reason for r in result.removed] == ["section_label", "title"]
+
+
+def test_repeated_headline_is_a_duplicate_title():
+    result = clean(article(head=[HEADLINE]))
+    assert result.title == HEADLINE
+    assert sorted(r.reason for r in result.removed) == ["duplicate_title", "title"]
+    assert list(result.paragraphs) == NEWS
+
+
+def test_single_newline_layout_is_judged_per_line():
+    promo = "Subscribe now and get unlimited access for only $1 a week. Click here to start."
+    result = clean(article(insert={5: promo}, sep="\n"))
+    assert list(result.paragraphs) == NEWS
+    assert removed_reasons(result, promo) == ["advertising"]
+
+
+def test_every_removal_has_reason_score_and_position():
+    text = article(insert={2: "Advertisement", 5: "Sign up for our newsletter to get the latest news."})
+    blocks = segment_text(text)
+    result = clean(text)
+    for r in result.removed:
+        assert 0.0 <= r.score <= 1.0
+        assert blocks[r.position].text == r.text
+        assert r.reason
+    assert result.to_dict()["removed"][0].keys() == {"text", "reason", "score", "position"}
+
+
+@pytest.mark.parametrize("favor", ["precision", "balanced", "recall"])
+def test_favor_orders_how_much_is_removed(favor):
+    doubtful = "Want to learn more about flood insurance? Find out more at the town hall."
+    text = article(insert={4: doubtful})
+    counts = {f: len(clean(text, favor=f).removed) for f in ("precision", "balanced", "recall")}
+    assert counts["precision"] <= counts["balanced"] <= counts["recall"]
+    assert THRESHOLDS["precision"] > THRESHOLDS["balanced"] > THRESHOLDS["recall"]
+    assert NEWS[0] in clean(text, favor=favor).paragraphs
+
+
+def test_boilerplate_model_lines_are_removed_for_their_source():
+    footer = "Get breaking alerts from the Harbor Daily app on your phone every morning"
+    batch = [("harbor.example", f"Story number {i} about the fishing fleet and the weather.\n\n{footer}")
+             for i in range(6)]
+    model = BoilerplateModel.fit(batch)
+    text = article(tail=footer)
+    with_model = clean(text, boilerplate=model, source="harbor.example")
+    assert removed_reasons(with_model, footer) == ["site_boilerplate"]
+    # Another source has not seen the line, and without a model nothing marks it.
+    assert footer in clean(text, boilerplate=model, source="other.example").paragraphs
+    assert footer in clean(text).paragraphs
+
+
+def test_boilerplate_source_defaults_to_url_host():
+    footer = "Get breaking alerts from the Harbor Daily app on your phone every morning"
+    model = BoilerplateModel.fit([("harbor.example", f"Story {i} text here about boats.\n\n{footer}") for i in range(5)])
+    result = clean(article(tail=footer), boilerplate=model, url="https://harbor.example/news/1")
+    assert removed_reasons(result, footer) == ["site_boilerplate"]
+
+
+def _html(body: str, title: str = HEADLINE) -> str:
+    return (f"<html><head><title>{title}</title></head><body><header><nav><a href='/'>Home</a></nav></header>"
+            f"<article><h1>{title}</h1>{body}</article><footer>Contact us</footer></body></html>")
+
+
+def test_promo_inside_html_body_is_removed():
+    promo = "Sign up for our free morning newsletter and get the top stories delivered to your inbox."
+    body = "".join(f"<p>{p}</p>" for p in NEWS[:4]) + f"<p>{promo}</p>" + "".join(f"<p>{p}</p>" for p in NEWS[4:])
+    result = clean(_html(body), content_type="html")
+    assert promo not in result.paragraphs
+    assert "call_to_action" in [r.reason for r in result.removed]
+    for para in NEWS:
+        assert para in result.paragraphs
+    assert result.title == HEADLINE
+
+
+def test_linked_teaser_list_is_related_but_linked_heading_is_kept():
+    teasers = "\n".join(f"Other story headline number {i} about something" for i in range(5))
+    blocks = [Block(text=t, position=i) for i, t in enumerate(NEWS)]
+    blocks.append(Block(text="Barrier design by Coastal Works", position=len(blocks), kind="heading", link_chars=31))
+    blocks.append(Block(text=teasers, position=len(blocks), kind="list", link_chars=len(teasers)))
+    verdict = judge(blocks, title=HEADLINE, markup=True)
+    assert [r.reason for r in verdict.removed] == ["related"]
+    assert verdict.kept[-1].kind == "heading"
+
+
+def test_judge_accepts_blocks_directly():
+    blocks = [Block(text=t, position=i) for i, t in enumerate([HEADLINE, *NEWS, "Print this article"])]
+    verdict = judge(blocks)
+    assert verdict.title == HEADLINE
+    assert [b.text for b in verdict.kept] == NEWS
+
+
+def test_run_of_unrelated_teaser_lines_is_related_without_a_header():
+    teasers = ["Stocks slide as oil prices climb again", "Star striker signs a new contract",
+               "Pop singer cancels her summer tour", "Storm cuts power to thousands upstate"]
+    result = clean(article(tail="\n\n".join(teasers)))
+    assert list(result.paragraphs) == NEWS
+    assert [r.reason for r in result.removed if r.reason != "title"] == ["related"] * 4
+
+
+def test_list_introduced_by_a_question_is_kept():
+    box = ["WHAT WILL THE BARRIER DO?", "Close the harbor mouth during storm surges",
+           "Stay open for fishing boats most of the year", "Track water quality with harbor sensors"]
+    result = clean(article(insert={5: "\n\n".join(box)}))
+    for line in box[1:]:
+        assert line in result.paragraphs
+
+
+def test_spec_lines_are_not_teasers():
+    specs = ["Length: 420 metres", "Gates: 6 steel sector gates", "Cost: 48 million dollars", "Opening: 2029"]
+    result = clean(article(insert={6: "\n\n".join(specs)}))
+    for line in specs:
+        assert line in result.paragraphs
+
+
+def test_text_ads_under_an_ads_by_label_are_removed():
+    ads = "Ads by Google\n\nCheap Flights To Anywhere\n\nCompare fares from hundreds of airlines"
+    result = clean(article(insert={6: ads}))
+    assert list(result.paragraphs) == NEWS
+    assert {r.reason for r in result.removed if r.reason != "title"} == {"advertising"}
+
+
+def test_links_on_a_listing_page_are_its_content():
+    items = [Block(text=f"Harbor guide part {i}: tides, boats and barrier gates", position=i, link_chars=50)
+             for i in range(8)]
+    verdict = judge(items, title="Harbor guides", markup=True)
+    assert len(verdict.kept) == 8
+
+
+def test_prices_and_line_numbers_in_html_are_kept():
+    blocks = [Block(text=t, position=i) for i, t in enumerate([*NEWS[:3], "$449.00", "12", *NEWS[3:]])]
+    verdict = judge(blocks, title=HEADLINE, markup=True)
+    assert [b.text for b in verdict.kept] == [b.text for b in blocks]

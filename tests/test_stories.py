@@ -1,0 +1,234 @@
+"""StoryIndex behaviour: verdicts, stories, no chaining, removal, namespaces, persistence."""
+
+from __future__ import annotations
+
+import random
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cleaner.errors import ArticleExistsError, InvalidArgumentError, NotFoundError, StorageError
+from cleaner.stories import StoryIndex, open_storage, rule, synthetic
+from cleaner.stories.signatures import band_keys, signature
+
+
+def test_seeds_form_one_story_and_none_is_a_duplicate(seed_texts: dict[str, str]) -> None:
+    with StoryIndex(":memory:") as idx:
+        verdicts = [idx.add(name, text) for name, text in seed_texts.items()]
+    assert len({v.story_id for v in verdicts}) == 1
+    assert all(v.duplicate_of is None for v in verdicts)
+    assert all(m.kind == "same_story" for v in verdicts for m in v.matches)
+
+
+def test_reprint_with_edited_head_and_tail_is_flagged_duplicate(seed_texts: dict[str, str]) -> None:
+    name, text = next(iter(seed_texts.items()))
+    paras = [p for p in text.split("\n\n") if p.strip()]
+    copy = "Advertisement\n\n" + "\n\n".join(paras[2:-1]) + "\n\nCopyright Example Wire 2024."
+    with StoryIndex(":memory:") as idx:
+        first = idx.add(name, text)
+        v = idx.add("copy", copy)
+        third = idx.add("copy-of-copy", copy + "\n\nMore at example.org")
+    assert v.duplicate_of == name and v.story_id == first.story_id
+    assert v.matches[0].kind == "duplicate" and v.matches[0].id == name
+    assert third.duplicate_of == name  # the first of the copies, not the copy it resembles most
+
+
+def test_independent_reports_join_and_different_events_of_one_kind_stay_apart() -> None:
+    rng = random.Random(11)
+    events = [synthetic.make_event(rng, "shooting") for _ in range(4)]
+    with StoryIndex(":memory:") as idx:
+        got: dict[int, set[str]] = {}
+        for round_ in range(3):
+            for e, event in enumerate(events):
+                v = idx.add(f"e{e}-r{round_}", synthetic.report(rng, event))
+                assert v.duplicate_of is None
+                got.setdefault(e, set()).add(v.story_id)
+    assert all(len(s) == 1 for s in got.values())
+    assert len(set.union(*got.values())) == len(events)
+
+
+def test_rule_average_link_does_not_chain() -> None:
+    # B resembles A and C; A and C are unrelated. Single link would put all three together.
+    j = rule.STORY_JOIN
+    pairs = {("A", "B"): rule.PairScore(0.0, 0.0, j * 1.3), ("B", "C"): rule.PairScore(0.0, 0.0, j * 1.3),
+             ("A", "C"): rule.PairScore(0.0, 0.0, 0.0)}
+    out = rule.replay(["A", "B", "C"], pairs)
+    assert out["A"][0] == out["B"][0] == "A"
+    assert out["C"][0] == "C"
+
+
+def _bridge(rng: random.Random, a: synthetic.Event, c: synthetic.Event) -> str:
+    """A text sharing a little with event a and a little with event c."""
+    own = synthetic.make_event(rng)
+    text = synthetic.report(rng, own, sentences=12)
+    return text + f"\n\nEarlier, {a.people[0]} was seen there. Later {c.people[0]} spoke."
+
+
+def test_index_does_not_chain_through_a_bridging_article() -> None:
+    for seed in range(40):  # find a bridge that matches both sides, deterministically
+        rng = random.Random(seed)
+        ea, ec = synthetic.make_event(rng), synthetic.make_event(rng)
+        ta, tc = synthetic.report(rng, ea), synthetic.report(rng, ec)
+        tb = _bridge(rng, ea, ec)
+        sa, sb, sc = signature(ta), signature(tb), signature(tc)
+        ab, bc, ac = (rule.score_pair(x, y).story for x, y in ((sa, sb), (sb, sc), (sa, sc)))
+        if ab >= rule.STORY_JOIN and bc >= rule.STORY_JOIN and (ac + bc) / 2 < rule.STORY_JOIN:
+            break
+    else:
+        pytest.fail("no bridging text found")
+    with StoryIndex(":memory:") as idx:
+        va = idx.add("A", ta)
+        vb = idx.add("B", tb)
+        vc = idx.add("C", tc)
+        assert vb.story_id == va.story_id  # B~A
+        assert any(m.id == "B" for m in vc.matches)  # C~B is seen ...
+        assert vc.story_id != va.story_id  # ... but does not drag C into A's story
+
+
+def test_query_gives_the_verdict_without_inserting(seed_texts: dict[str, str]) -> None:
+    (a, ta), (b, tb) = list(seed_texts.items())[:2]
+    with StoryIndex(":memory:") as idx:
+        va = idx.add(a, ta)
+        q = idx.query(tb)
+        assert q.id == "" and q.story_id == va.story_id and q.duplicate_of is None
+        assert idx.count() == 1
+        assert idx.query("Completely unrelated words about gardening and tomatoes.").story_id == ""
+
+
+def test_get_returns_the_stored_article_with_meta(seed_texts: dict[str, str]) -> None:
+    text = next(iter(seed_texts.values()))
+    with StoryIndex(":memory:") as idx:
+        v = idx.add("a", text, source="example.com", published="2024-05-01T10:00:00Z",
+                    meta={"title": "T", "removed": [1, 2]})
+        got = idx.get("a")
+        assert idx.get("missing") is None
+    assert got is not None
+    assert (got.text, got.source, got.published, got.meta) == (text, "example.com", "2024-05-01T10:00:00Z",
+                                                              {"title": "T", "removed": [1, 2]})
+    assert got.story_id == v.story_id and got.duplicate_of is None
+
+
+def test_story_ids_are_random_not_sequential(seed_texts: dict[str, str]) -> None:
+    rng = random.Random(5)
+    with StoryIndex(":memory:") as idx:
+        ids = [idx.add(f"x{i}", synthetic.report(rng, synthetic.make_event(rng))).story_id for i in range(5)]
+    assert len(set(ids)) == 5
+    assert all(re.fullmatch(r"s_[0-9a-f]{16}", s) for s in ids)
+
+
+def test_stories_lists_most_recent_first_and_pages() -> None:
+    rng = random.Random(2)
+    with StoryIndex(":memory:") as idx:
+        for i in range(4):
+            idx.add(f"x{i}", synthetic.report(rng, synthetic.make_event(rng)))
+        newest = idx.get("x3")
+        page = idx.stories(limit=2)
+        assert newest is not None and page[0].id == newest.story_id and page[0].members == ("x3",)
+        assert len(idx.stories(limit=2, offset=2)) == 2 and idx.stories(offset=4) == []
+        with pytest.raises(InvalidArgumentError):
+            idx.stories(limit=0)
+
+
+def test_readding_an_id_raises_article_exists(seed_texts: dict[str, str]) -> None:
+    text = next(iter(seed_texts.values()))
+    with StoryIndex(":memory:") as idx:
+        idx.add("a", text)
+        with pytest.raises(ArticleExistsError):
+            idx.add("a", text)
+        assert idx.count() == 1
+
+
+@pytest.mark.parametrize("id_, text, kwargs", [
+    ("", "some text", {}), ("a", "", {}), ("a", "   ", {}), (None, "x", {}), ("a", 5, {}),
+    ("a", "text", {"published": "yesterday"}), ("a", "text", {"meta": ["not", "a", "dict"]}),
+    ("a", "text", {"meta": {"x": object()}}), ("a", "text", {"source": 3}),
+])
+def test_bad_input_raises_invalid_argument(id_: object, text: object, kwargs: dict) -> None:
+    with StoryIndex(":memory:") as idx:
+        with pytest.raises(InvalidArgumentError):
+            idx.add(id_, text, **kwargs)  # type: ignore[arg-type]
+        assert idx.count() == 0
+
+
+def test_unknown_story_is_not_found() -> None:
+    with StoryIndex(":memory:") as idx, pytest.raises(NotFoundError):
+        idx.get_story("s_0000000000000000")
+
+
+def test_remove_deletes_text_signature_and_band_keys(tmp_path: Path, seed_texts: dict[str, str]) -> None:
+    db = tmp_path / "idx.db"
+    (a, ta), (b, tb) = list(seed_texts.items())[:2]
+    with StoryIndex(str(db)) as idx:
+        idx.add(a, ta)
+        idx.add(b, tb)
+        keys_b = set(band_keys(signature(tb)))
+        assert idx.remove(a) is True
+        assert idx.remove(a) is False
+        assert idx.get(a) is None and idx.count() == 1
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM articles WHERE id = ? OR text = ?", (a, ta)).fetchone()[0] == 0
+        (pk_b,), = con.execute("SELECT pk FROM articles").fetchall()
+        rows = con.execute("SELECT key, article FROM bands").fetchall()
+        assert {r[1] for r in rows} == {pk_b} and {r[0] for r in rows} == keys_b
+    finally:
+        con.close()
+
+
+def test_remove_reclusters_the_story_and_repoints_copies(seed_texts: dict[str, str]) -> None:
+    name, text = next(iter(seed_texts.items()))
+    with StoryIndex(":memory:") as idx:
+        v0 = idx.add("orig", text)
+        idx.add("copy1", text + "\n\nCopyright Example Wire.")
+        idx.add("copy2", text + "\n\nShare this story.")
+        assert idx.get("copy2").duplicate_of == "orig"  # type: ignore[union-attr]
+        idx.remove("orig")
+        c1, c2 = idx.get("copy1"), idx.get("copy2")
+        assert c1 is not None and c2 is not None
+        assert c1.duplicate_of is None and c2.duplicate_of == "copy1"
+        assert c1.story_id == v0.story_id == c2.story_id  # the story id stays stable
+        idx.remove("copy1")
+        idx.remove("copy2")
+        with pytest.raises(NotFoundError):
+            idx.get_story(v0.story_id)
+
+
+def test_namespaces_are_isolated(seed_texts: dict[str, str]) -> None:
+    text = next(iter(seed_texts.values()))
+    with open_storage(":memory:") as st:
+        a = StoryIndex(storage=st, namespace="tenant-a")
+        b = StoryIndex(storage=st, namespace="tenant-b")
+        va = a.add("x", text)
+        assert b.get("x") is None and b.stories() == [] and b.query(text).matches == ()
+        vb = b.add("x", text)
+        assert vb.duplicate_of is None and vb.matches == ()
+        assert va.story_id != vb.story_id
+        with pytest.raises(NotFoundError):
+            b.get_story(va.story_id)
+        assert b.remove("y") is False and a.count() == 1 and b.count() == 1
+        a.close()  # a shared storage stays open until its owner closes it
+        assert b.count() == 1
+
+
+def test_store_built_with_other_signature_parameters_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    StoryIndex(str(db)).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = '64' WHERE key = 'dup_num_perm'")
+    con.commit()
+    con.close()
+    with pytest.raises(StorageError, match="dup_num_perm"):
+        StoryIndex(str(db))
+
+
+def test_index_persists_across_reopen(tmp_path: Path, seed_texts: dict[str, str]) -> None:
+    db = str(tmp_path / "p.db")
+    items = list(seed_texts.items())
+    with StoryIndex(db) as idx:
+        v = idx.add(*items[0])
+    with StoryIndex(db) as idx:
+        assert idx.count() == 1
+        assert idx.add(*items[1]).story_id == v.story_id
+        assert idx.get_story(v.story_id).members == (items[0][0], items[1][0])

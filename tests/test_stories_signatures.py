@@ -1,0 +1,94 @@
+"""Signatures (parameters, datasketch compatibility, bytes) and the pure clustering rule."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+from cleaner.errors import InvalidArgumentError
+from cleaner.stories import StoryIndex, rule, synthetic
+from cleaner.stories import signatures as sg
+from cleaner.stories.salient import salient_terms, word_weight
+
+
+def test_sketch_equals_datasketch_minhash_with_the_pinned_scheme(seed_texts: dict[str, str]) -> None:
+    text = next(iter(seed_texts.values()))
+    sig = sg.signature(text)
+    m = MinHash(num_perm=sg.DUP_NUM_PERM, seed=sg.SEED, scheme=sg.HASH_SCHEME, hashfunc=lambda x: x)
+    m.update_batch([int(h) for h in sg.shingle_hashes(text)])
+    assert np.array_equal(m.hashvalues, sig.dup)
+    lean = sig.to_datasketch("dup")
+    assert lean.jaccard(m) == 1.0
+
+
+def test_signature_bytes_round_trip_and_refuse_other_parameters(seed_texts: dict[str, str]) -> None:
+    sig = sg.signature(next(iter(seed_texts.values())), "example.com")
+    data = sig.to_bytes()
+    back = sg.Signature.from_bytes(data)
+    assert np.array_equal(back.dup, sig.dup) and np.array_equal(back.terms, sig.terms)
+    assert np.array_equal(back.term_weights, sig.term_weights) and back.n_shingles == sig.n_shingles
+    assert sg.band_keys(back) == sg.band_keys(sig)
+    assert len(sg.band_keys(sig)) == sg.DUP_BANDS + sg.SALIENT_BANDS
+    with pytest.raises(InvalidArgumentError):
+        sg.Signature.from_bytes(data[:-3])
+    with pytest.raises(InvalidArgumentError, match="rebuild"):
+        sg.Signature.from_bytes(bytes([sg.FORMAT_VERSION + 1]) + data[1:])
+
+
+def test_salient_terms_keep_names_and_drop_common_words_and_the_outlet() -> None:
+    text = ("Police said Kavendor Lomira, 34, was shot at 1500 Main Street. Police later "
+            "arrested a suspect. The WKBN reporter said the police didn't comment.")
+    terms = salient_terms(text, source="wkbn.com")
+    assert {"kavendor", "lomira", "1500"} <= set(terms)
+    assert "police" not in terms and "wkbn" not in terms and "didn't" not in terms
+    assert terms["kavendor"] > terms.get("street", 0.0)
+    assert word_weight("the") < word_weight("county") < word_weight("kavendor") == 1.0
+
+
+def test_score_pair_is_symmetric_and_separates_copies_coverage_and_other_events() -> None:
+    rng = random.Random(1)
+    e1, e2 = synthetic.make_event(rng), synthetic.make_event(rng)
+    a, b, c = synthetic.report(rng, e1), synthetic.report(rng, e1), synthetic.report(rng, e2)
+    copy = synthetic.reprint(rng, a)
+    sa, sb, sc, scopy = (sg.signature(t) for t in (a, b, c, copy))
+    assert rule.score_pair(sa, scopy).is_duplicate
+    coverage = rule.score_pair(sa, sb)
+    assert not coverage.is_duplicate and coverage.story >= rule.STORY_JOIN
+    assert rule.score_pair(sa, sc).story < rule.PAIR_FLOOR
+    assert rule.score_pair(sa, sb, 1.0, 5.0) == rule.score_pair(sb, sa, 5.0, 1.0)
+    far = rule.score_pair(sa, sb, 0.0, 400.0)
+    assert far.story == pytest.approx(coverage.story * rule.TIME_FLOOR)
+
+
+def test_replay_gives_the_index_decisions(seed_texts: dict[str, str]) -> None:
+    rng = random.Random(6)
+    events = [synthetic.make_event(rng) for _ in range(3)]
+    texts = {f"r{i}": synthetic.report(rng, events[i % 3]) for i in range(9)}
+    texts["copy"] = synthetic.reprint(rng, texts["r0"])
+    texts.update(seed_texts)
+    order = list(texts)
+    sigs = {i: sg.signature(t) for i, t in texts.items()}
+    pairs = {(a, b): rule.score_pair(sigs[a], sigs[b]) for n, b in enumerate(order) for a in order[:n]}
+    replayed = rule.replay(order, pairs)
+    with StoryIndex(":memory:") as idx:
+        verdicts = {i: idx.add(i, texts[i]) for i in order}
+    first_of: dict[str, str] = {}
+    for i in order:
+        first_of.setdefault(verdicts[i].story_id, i)
+        assert replayed[i] == (first_of[verdicts[i].story_id], verdicts[i].duplicate_of)
+    assert replayed["copy"][1] == "r0"
+
+
+@pytest.mark.parametrize("value", ["2024-05-01", "2024-05-01T10:00:00Z", "2024-05-01T10:00:00+02:00", None])
+def test_published_accepts_iso_dates(value: str | None) -> None:
+    days = rule.parse_published(value)
+    assert (days is None) == (value is None)
+
+
+@pytest.mark.parametrize("value", ["yesterday", "01/05/2024", "", 20240501])
+def test_published_rejects_other_values(value: object) -> None:
+    with pytest.raises(InvalidArgumentError, match="ISO"):
+        rule.parse_published(value)  # type: ignore[arg-type]

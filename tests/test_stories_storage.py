@@ -1,0 +1,173 @@
+"""The SQLite store under crashes and concurrent writers, and the PostgreSQL backend."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from cleaner.errors import InvalidArgumentError
+from cleaner.stories import StoryIndex, open_storage, synthetic
+from cleaner.stories.signatures import Signature, band_keys
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A writer that adds synthetic articles forever and prints each id once add() has returned.
+_WRITER = """
+import random, sys
+from cleaner.stories import StoryIndex, synthetic
+db, prefix, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rng = random.Random(prefix)
+events = [synthetic.make_event(rng) for _ in range(5)]
+with StoryIndex(db) as idx:
+    i = 0
+    while n < 0 or i < n:
+        idx.add(f"{prefix}{i}", synthetic.report(rng, events[i % 5]))
+        print(f"{prefix}{i}", flush=True)
+        i += 1
+"""
+
+
+def _spawn(db: Path, prefix: str, n: int) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(db), prefix, str(n)], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _check_consistent(db: Path) -> list[str]:
+    """integrity_check is ok and every article has exactly its band keys; returns the ids."""
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = []
+        for pk, aid, sig, story in con.execute("SELECT pk, id, sig, story FROM articles ORDER BY pk"):
+            keys = {r[0] for r in con.execute("SELECT key FROM bands WHERE article = ?", (pk,))}
+            assert keys == set(band_keys(Signature.from_bytes(sig)))
+            assert con.execute("SELECT 1 FROM stories WHERE id = ?", (story,)).fetchone()
+            ids.append(aid)
+        n_bands = con.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
+        assert n_bands == sum(con.execute("SELECT COUNT(*) FROM bands WHERE article = ?", (pk,)).fetchone()[0]
+                              for (pk,) in con.execute("SELECT pk FROM articles").fetchall())
+        return ids
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_path: Path) -> None:
+    db = tmp_path / "crash.db"
+    proc = _spawn(db, "k", -1)
+    done: list[str] = []
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            done.append(line.strip())
+            if len(done) >= 40:
+                break
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    assert len(done) >= 40, proc.stderr
+    ids = _check_consistent(db)
+    assert set(done) <= set(ids)  # everything add() returned for is there
+    assert len(ids) - len(done) <= 1  # at most the one in flight when killed, and whole
+    with StoryIndex(str(db)) as idx:  # the file is usable again
+        assert idx.count() == len(ids)
+        idx.add("after-crash", "A new article after the crash about Kavendor Lomira.")
+
+
+@pytest.mark.slow
+def test_two_processes_write_one_file(tmp_path: Path) -> None:
+    db = tmp_path / "shared.db"
+    StoryIndex(str(db)).close()
+    procs = [_spawn(db, p, 25) for p in ("p", "q")]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert len(out.split()) == 25
+    ids = _check_consistent(db)
+    assert sorted(ids) == sorted([f"p{i}" for i in range(25)] + [f"q{i}" for i in range(25)])
+
+
+def test_threads_share_one_index(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(4)
+    texts = [synthetic.report(rng, synthetic.make_event(rng)) for _ in range(4)]
+    errors: list[BaseException] = []
+    with StoryIndex(str(tmp_path / "t.db")) as idx:
+        def work(t: int) -> None:
+            try:
+                for i in range(10):
+                    idx.add(f"t{t}-{i}", texts[t] + f" Update {i}.")
+                    idx.query(texts[(t + 1) % 4])
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors
+        assert idx.count() == 40
+        assert len(idx.stories(limit=100)) == 4  # each thread's copies form one story
+
+
+def test_open_storage_rejects_an_empty_target() -> None:
+    with pytest.raises(InvalidArgumentError):
+        open_storage("")
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------------
+PG_URL = os.environ.get("CLEANER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        psycopg.connect(PG_URL, connect_timeout=2).close()
+    except Exception as exc:  # any failure to connect means: skip
+        return f"no PostgreSQL server at {PG_URL}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture()
+def pg_storage():  # type: ignore[no-untyped-def]
+    reason = _pg_reachable()
+    if reason:
+        pytest.skip(reason)
+    import secrets
+
+    schema = "cleaner_test_" + secrets.token_hex(4)
+    st = open_storage(PG_URL, schema=schema)
+    try:
+        yield st
+    finally:
+        st.drop_schema()
+        st.close()
+
+
+@pytest.mark.postgres
+def test_postgres_backend_groups_isolates_and_removes(pg_storage, seed_texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    a = StoryIndex(storage=pg_storage, namespace="tenant-a")
+    b = StoryIndex(storage=pg_storage, namespace="tenant-b")
+    vs = [a.add(name, text, published="2020-02-26") for name, text in seed_texts.items()]
+    assert len({v.story_id for v in vs}) == 1 and all(v.duplicate_of is None for v in vs)
+    first = next(iter(seed_texts))
+    copy = a.add("copy", seed_texts[first] + "\n\nCopyright Example Wire.")
+    assert copy.duplicate_of == first
+    assert b.get(first) is None and b.count() == 0
+    assert a.get_story(vs[0].story_id).members == (*seed_texts, "copy")
+    assert a.remove(first) is True and a.get(first) is None
+    assert a.get("copy").duplicate_of is None  # type: ignore[union-attr]
+    assert a.count() == 3 and a.stories()[0].id == vs[0].story_id
