@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from typing import NamedTuple
 
 #: Word ranks (from .wordranks) at which a word's weight starts rising above the floor, and
 #: from which it counts as fully rare (unknown words, mostly names, are fully rare too).
@@ -65,9 +66,9 @@ _CONTRACTION_ENDS = ("'t", "’t", "'ll", "’ll", "'re", "’re", "'ve", "’ve
 # after them may be an ordinary word), and these others merely separate words.
 _BREAKS = re.compile(r"[.!?:;\"“”\n|—–()\[\]{}<>]")
 # Web addresses, e-mail addresses, handles and hashtags are not words of the story (and a
-# site's own address is on all its pages). The cheap _MAYBE_ADDRESS test spares most texts the
+# site's own address is on all its pages). The cheap substring tests and _MAYBE_DOMAIN spare most texts the
 # slower removal pattern.
-_MAYBE_ADDRESS = re.compile(r"://|www\.|@|#|\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b")
+_MAYBE_DOMAIN = re.compile(r"\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b")
 _ADDRESSES = re.compile(
     r"https?://\S+|www\.\S+|\S+@\S+|[@#]\w+|"
     r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b\S*",
@@ -142,72 +143,107 @@ def _normalise(low: str) -> str:
     return low if low[:1].isalpha() else ""
 
 
-def tokenize(text: str) -> tuple[list[str], set[int]]:
-    """Word and number tokens of ``text`` (original case) and the indexes of those that start
-    a sentence, line, quotation or parenthesis. One fast pass (translate, split), shared by
-    shingling and salient terms: tokenising dominates the cost of a signature."""
+class Tokens(NamedTuple):
+    """A text's word and number tokens (original case, in order), and the distinct tokens
+    seen first in a sentence, line, quotation or parenthesis (``starts``) and elsewhere
+    (``mids``): a capitalised word only ever seen at a start may be an ordinary word."""
+
+    toks: list[str]
+    starts: set[str]
+    mids: set[str]
+    distinct: set[str]
+
+
+def tokenize(text: str) -> Tokens:
+    """Tokens of ``text`` in one fast pass (translate, split), shared by shingling and salient
+    terms: tokenising dominates the cost of a signature."""
     toks: list[str] = []
-    starts: set[int] = set()
-    if _MAYBE_ADDRESS.search(text):
+    starts: set[str] = set()
+    mids: set[str] = set()
+    if "@" in text or "#" in text or "://" in text or "www." in text or _MAYBE_DOMAIN.search(text):
         text = _ADDRESSES.sub(" ", text)
     for seg in _BREAKS.split(text.translate(_SPACE_OUT)):
         ws = seg.split()
         if ws:
-            starts.add(len(toks))
+            starts.add(ws[0])
+            if len(ws) > 1:
+                mids.update(ws[1:])
             toks.extend(ws)
-    return toks, starts
+    return Tokens(toks, starts, mids, starts | mids)
+
+
+# Memos of what a distinct token is, filled on first sight and cleared together when large
+# (news vocabulary repeats; memory stays bounded). With them, salient_from_tokens is a few
+# set operations in C rather than a Python loop over the tokens.
+_MEMO_MAX = 300_000
+_seen: set[str] = set()  # tokens classified so far
+_lower_word: dict[str, str] = {}  # lower-case token -> its word (normalised)
+_cap_word: dict[str, str] = {}  # capitalised token -> its word (lower-case, normalised)
+_number: dict[str, float] = {}  # number token -> weight
+_rare_lower: dict[str, float] = {}  # word -> weight as a rare lower-case word (len >= 3)
+_name_weight: dict[str, float] = {}  # word -> weight as a name (len >= 3)
+_rare_name: set[str] = set()  # names rare enough to count even when seen only at a start
+
+
+def _learn(tok: str) -> None:
+    """Classify one token into the memos."""
+    low = tok.lower()
+    if tok == low:
+        c = low[0]
+        if c.isdigit():
+            w = _number_weight(low)
+            if w:
+                _number[tok] = w
+        elif c.isalpha() or c in _EDGE_MARKS:
+            word = _normalise(low)
+            if word:
+                _lower_word[tok] = word
+                w = word_weight(word)
+                if len(word) >= 3 and w >= RARE_MIN_WEIGHT:
+                    _rare_lower[word] = w * RARE_FACTOR
+    else:
+        bare = tok.lstrip(_EDGE_MARKS) if tok[0] in _EDGE_MARKS else tok
+        if bare and bare[0].isupper():
+            word = _normalise(low)
+            if word:
+                _cap_word[tok] = word
+                if len(word) >= 3:
+                    w = word_weight(word)
+                    _name_weight[word] = w
+                    if w >= RARE_MIN_WEIGHT:
+                        _rare_name.add(word)
+    _seen.add(tok)
 
 
 def salient_terms(text: str, source: str | None = None) -> dict[str, float]:
     """Map each salient term (lower-cased) to its weight in (0, 1]; see salient_from_tokens."""
-    toks, starts = tokenize(text)
-    return salient_from_tokens(toks, [t.lower() for t in toks], starts, source)
+    return salient_from_tokens(tokenize(text), source)
 
 
-def salient_from_tokens(toks: list[str], lows: list[str], starts: set[int],
-                        source: str | None = None) -> dict[str, float]:
-    """Salient terms of a tokenised text (``lows``: the tokens lower-cased).
+def salient_from_tokens(tokens: Tokens, source: str | None = None) -> dict[str, float]:
+    """Salient terms of a tokenised text.
 
     Names: a capitalised word that is not a common function word, is not only seen at a
     sentence start (unless rare), and that the text never writes in lower case (so "Police"
     at the start of a line, with "police" elsewhere, is not a name); weighted by rarity.
     Numbers: see NUMBER_WEIGHT. Rare words: lower-case words of weight >= RARE_MIN_WEIGHT.
+    Each distinct token is classified once (memoised), which keeps this cheap.
     """
-    skip = _COMMON | source_words(source)
-    out: dict[str, float] = {}
-    lower_seen: set[str] = set()
-    # Lower-case tokens (and numbers): each distinct one once.
-    for low in {lw for t, lw in zip(toks, lows) if t == lw}:
-        c = low[0]
-        if c.isdigit():
-            w = _number_weight(low)
-            if w:
-                out[low] = w
-        elif c.isalpha() or c in _EDGE_MARKS:
-            word = _normalise(low)
-            if word:
-                lower_seen.add(word)
-    cap_mid: set[str] = set()
-    cap_start: set[str] = set()
-    for i in [i for i, (t, lw) in enumerate(zip(toks, lows)) if t != lw]:
-        tok = toks[i]
-        if tok[0] in _EDGE_MARKS:
-            tok = tok.lstrip(_EDGE_MARKS)
-        if not tok or not tok[0].isupper():
-            continue
-        word = _normalise(lows[i])
-        if word:
-            (cap_start if i in starts else cap_mid).add(word)
-    for low in lower_seen - skip:
-        if len(low) < 3:
-            continue
-        w = word_weight(low)
-        if w >= RARE_MIN_WEIGHT:
-            out[low] = w * RARE_FACTOR
-    for low in (cap_mid | cap_start) - skip - lower_seen:
-        if len(low) < 3:
-            continue
-        w = word_weight(low)
-        if low in cap_mid or w >= RARE_MIN_WEIGHT:
-            out[low] = w
+    if len(_seen) > _MEMO_MAX:
+        for memo in (_seen, _lower_word, _cap_word, _number, _rare_lower, _name_weight, _rare_name):
+            memo.clear()
+    mids = tokens.mids
+    distinct = tokens.distinct
+    for tok in distinct - _seen:
+        _learn(tok)
+    skip = _COMMON | source_words(source) if source else _COMMON
+    out = {t: _number[t] for t in distinct & _number.keys()}
+    lower_seen = set(map(_lower_word.__getitem__, distinct & _lower_word.keys()))
+    rare = (lower_seen - skip) & _rare_lower.keys()
+    out.update(zip(rare, map(_rare_lower.__getitem__, rare)))
+    cap_toks = distinct & _cap_word.keys()
+    names = set(map(_cap_word.__getitem__, cap_toks)) - skip - lower_seen
+    cap_mid = set(map(_cap_word.__getitem__, cap_toks & mids))
+    names = ((names & cap_mid) | (names & _rare_name)) & _name_weight.keys()
+    out.update(zip(names, map(_name_weight.__getitem__, names)))
     return out

@@ -118,34 +118,40 @@ def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if hashes.size == 0:
         return np.full(a.shape[0], _MAX32, dtype=np.uint32)
     hv = _fmix32(hashes.astype(np.uint32, copy=False)).reshape(-1, 1)
+    buf = np.empty((hv.shape[0], a.shape[0]), dtype=np.uint32)
     with np.errstate(over="ignore"):
-        return (hv * a + b).min(axis=0)
+        np.multiply(hv, a, out=buf)
+        np.add(buf, b, out=buf)
+    return buf.min(axis=0)
 
 
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, the unit of shingling."""
-    return [t.lower() for t in tokenize(text)[0]]
+    return [t.lower() for t in tokenize(text).toks]
 
 
-def _word_hashes(ws: Sequence[str]) -> np.ndarray:
+def _word_hash(word: str) -> int:
+    return xxhash.xxh32_intdigest(word.lower().encode())
+
+
+def _word_hashes(toks: Sequence[str], distinct: set[str] | None = None) -> np.ndarray:
+    """xxh32 of each token's lower-case form (memoised by the token as written)."""
     cache = _word_hash_cache
     if len(cache) > WORD_HASH_CACHE:
         cache.clear()
-    h = xxhash.xxh32_intdigest
-    for w in set(ws).difference(cache):
-        cache[w] = h(w.encode())
-    get = cache.__getitem__
-    return np.fromiter(map(get, ws), dtype=np.uint64, count=len(ws))
+    for w in (set(toks) if distinct is None else distinct).difference(cache):
+        cache[w] = _word_hash(w)
+    return np.fromiter(map(cache.__getitem__, toks), dtype=np.uint64, count=len(toks))
 
 
 def shingle_hashes(text: str) -> np.ndarray:
     """Distinct 32-bit hashes of the text's word ``SHINGLE_WORDS``-grams (a text shorter than
     that is one shingle)."""
-    return _shingles(words(text))
+    return _shingles(tokenize(text).toks)
 
 
-def _shingles(lows: Sequence[str]) -> np.ndarray:
-    wh = _word_hashes(lows)
+def _shingles(toks: Sequence[str], distinct: set[str] | None = None) -> np.ndarray:
+    wh = _word_hashes(toks, distinct)
     n = wh.shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.uint32)
@@ -154,24 +160,29 @@ def _shingles(lows: Sequence[str]) -> np.ndarray:
         acc = np.zeros(n - k + 1, dtype=np.uint64)
         for j in range(k):
             acc += wh[j:n - k + 1 + j] * _SHINGLE_MULT[j]
-    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+    out = (acc >> np.uint64(32)).astype(np.uint32)
+    out.sort()
+    return out[np.concatenate(([True], out[1:] != out[:-1]))] if out.shape[0] > 1 else out
 
 
 def salient_hashes(text: str, source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Hashes and quantised weights (uint8, weight * WEIGHT_SCALE) of the text's salient
     terms, sorted by hash and distinct."""
-    toks, starts = tokenize(text)
-    return _salient(salient_from_tokens(toks, [t.lower() for t in toks], starts, source))
+    return _salient(salient_from_tokens(tokenize(text), source))
 
 
 def _salient(terms: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
     if len(terms) > MAX_SALIENT_TERMS:
         # Keep the heaviest; ties broken by term so the choice is deterministic.
         terms = dict(sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_SALIENT_TERMS])
-    h = xxhash.xxh32_intdigest
-    pairs = sorted((h(t.encode()), max(1, round(w * WEIGHT_SCALE))) for t, w in terms.items())
-    hashes = np.array([p[0] for p in pairs], dtype=np.uint32)
-    weights = np.array([p[1] for p in pairs], dtype=np.uint8)
+    # Terms are lower-case, so the word-hash memo gives xxh32(term) for them.
+    cache = _word_hash_cache
+    hashes = np.fromiter((cache[t] if t in cache else _word_hash(t) for t in terms),
+                         dtype=np.uint32, count=len(terms))
+    scaled = np.fromiter(terms.values(), dtype=np.float64, count=len(terms)) * WEIGHT_SCALE
+    weights = np.maximum(np.rint(scaled), 1).astype(np.uint8)
+    order = np.lexsort((weights, hashes))
+    hashes, weights = hashes[order], weights[order]
     if hashes.size > 1:  # distinct hashes (a 32-bit collision merges two terms)
         keep = np.concatenate(([True], hashes[1:] != hashes[:-1]))
         hashes, weights = hashes[keep], weights[keep]
@@ -238,10 +249,9 @@ def signature(text: str, source: str | None = None) -> Signature:
     outlet's own name out of the salient terms."""
     if not isinstance(text, str):
         raise InvalidArgumentError(f"text must be a str, got {type(text).__name__}")
-    toks, starts = tokenize(text)
-    lows = [t.lower() for t in toks]
-    sh = _shingles(lows)
-    terms, weights = _salient(salient_from_tokens(toks, lows, starts, source))
+    tokens = tokenize(text)
+    sh = _shingles(tokens.toks, tokens.distinct)
+    terms, weights = _salient(salient_from_tokens(tokens, source))
     strong = terms[weights >= round(CANDIDATE_MIN_WEIGHT * WEIGHT_SCALE)]
     return Signature(dup=_minhash(sh, _DUP_A, _DUP_B), salient=_minhash(strong, _SAL_A, _SAL_B),
                      n_shingles=int(sh.shape[0]), terms=terms, term_weights=weights)
