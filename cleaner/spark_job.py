@@ -11,11 +11,13 @@ Steps (each a library call, none re-implemented here):
    :func:`cleaner.batch.clean_record` (an error line for a bad record, as in the CLI);
 2. **text for dedup**: records are grouped by source and each source's boilerplate is learnt
    from its own articles (:class:`cleaner.boilerplate.BoilerplateModel`) and stripped with
-   :func:`cleaner.stories.batch.clean_with_model`, as ``dedup_records`` does;
-3. **signatures** (:func:`cleaner.stories.signatures.signature`) and LSH **band keys**
-   (:func:`~cleaner.stories.signatures.band_keys`); a ``groupByKey`` on band keys gives the
-   candidate pairs, and each article keeps its ``MAX_CANDIDATES`` earlier candidates sharing
-   the most keys, as the index does;
+   :func:`cleaner.stories.batch.clean_with_model`; short lines found in several sources are
+   counted over the whole input and stripped too, as ``dedup_records`` does per window;
+3. **signatures** (:func:`cleaner.stories.signatures.signature`, with the source, as the index
+   calls it) and LSH **band keys** (:func:`~cleaner.stories.signatures.band_keys`); a
+   ``groupByKey`` on band keys gives the candidate pairs (each article meets a key's
+   ``PER_KEY_LIMIT`` latest earlier articles), and each article keeps its ``MAX_CANDIDATES``
+   earlier candidates sharing the most keys, as the index does;
 4. each pair is **scored** (:func:`cleaner.stories.rule.score_pair`) where the signatures
    are; pairs under the rule's noise floor are dropped;
 5. the scored pairs are collected on the driver and the **clustering rule** is replayed in
@@ -92,15 +94,13 @@ def clean_blobs(items: Iterable[tuple[str, bytes]], order: dict[str, tuple[int, 
         yield from _clean_source(file_idx, src, io.BytesIO(content))
 
 
-def dedup_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    """One source's articles with their boilerplate learnt and stripped, then signed.
+def clean_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
+    """One source's articles with their boilerplate learnt from the source's own pages and
+    stripped (:func:`cleaner.stories.batch.clean_with_model`, as ``dedup_records`` does).
 
-    Yields ``{"id", "_pos", "days", "sig", "keys"}`` (``days``: the publication date as
-    the rule reads it) or ``{"id", "_pos", "error"}`` (the errors ``dedup_records`` reports)."""
+    Yields ``{"id", "_pos", "source", "published", "text"}`` or ``{"id", "_pos", "error"}``."""
     from cleaner.boilerplate import BoilerplateModel
     from cleaner.stories.batch import clean_with_model
-    from cleaner.stories.rule import parse_published
-    from cleaner.stories.signatures import band_keys, signature
 
     source, rows = group
     items = sorted(rows, key=lambda r: r["_pos"])
@@ -113,31 +113,51 @@ def dedup_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[
     for r in items:
         try:
             text = clean_with_model(r["text"], "text", source, model)
-            if not text.strip():
-                raise InvalidArgumentError("text must be a non-empty string: pass the article's cleaned text "
-                                           "(see cleaner.clean)")
-            days = parse_published(r["published"])
-            sig = signature(text)
         except CleanerError as exc:
             yield {"id": r["id"], "_pos": r["_pos"], "error": f"{type(exc).__name__}: {exc}"}
             continue
-        yield {"id": r["id"], "_pos": r["_pos"], "days": days, "sig": sig.to_bytes(), "keys": band_keys(sig)}
+        yield {"id": r["id"], "_pos": r["_pos"], "source": source, "published": r["published"], "text": text}
 
 
-def bucket_pairs(bucket: tuple[int, Iterable[tuple[Pos, str]]]) -> Iterator[tuple[tuple[str, str], int]]:
-    """Every (earlier, later) pair of articles sharing one band key, counted once."""
+def sign(r: dict[str, Any], shared: set[str]) -> dict[str, Any]:
+    """Strip the furniture shared by several sources, then sign the text as the index does
+    (``signature(text, source)``). ``{"id", "_pos", "days", "sig", "keys"}`` or an error."""
+    from cleaner.errors import NoArticleError
+    from cleaner.stories.batch import SHARED_ONLY_MESSAGE, strip_lines
+    from cleaner.stories.rule import parse_published
+    from cleaner.stories.signatures import band_keys, signature
+
+    if "error" in r:
+        return r
+    try:
+        text = strip_lines(r["text"], shared) if shared else r["text"]
+        if not text.strip():
+            raise NoArticleError(SHARED_ONLY_MESSAGE)
+        days = parse_published(r["published"])
+        sig = signature(text, r["source"])
+    except CleanerError as exc:
+        return {"id": r["id"], "_pos": r["_pos"], "error": f"{type(exc).__name__}: {exc}"}
+    return {"id": r["id"], "_pos": r["_pos"], "days": days, "sig": sig.to_bytes(), "keys": band_keys(sig)}
+
+
+def bucket_pairs(bucket: tuple[int, Iterable[tuple[Pos, str]]], per_key: int
+                 ) -> Iterator[tuple[tuple[str, str], int]]:
+    """(earlier, later) pairs of articles sharing one band key, counted once: each article
+    meets the ``per_key`` latest earlier ones, as an index lookup returns a key's
+    ``PER_KEY_LIMIT`` most recent articles (and the work per article stays bounded)."""
     members = sorted(bucket[1])
     for j in range(1, len(members)):
         later = members[j][1]
-        for i in range(j):
+        for i in range(max(0, j - per_key), j):
             yield (members[i][1], later), 1
 
 
-def top_candidates(group: tuple[str, Iterable[tuple[str, int, Pos]]], limit: int) -> Iterator[tuple[str, str]]:
+def top_candidates(group: tuple[str, Iterable[tuple[str, int, Pos]]], limit: int, min_shared: int = 1
+                   ) -> Iterator[tuple[str, str]]:
     """The earlier articles the index would score for one article: the ``limit`` sharing
-    the most band keys, ties to the earliest (the index's ORDER BY n DESC, pk)."""
+    the most band keys, ties to the most recent (the index's ORDER BY n DESC, pk DESC)."""
     later, cands = group
-    ranked = sorted(cands, key=lambda c: (-c[1], c[2]))[:limit]
+    ranked = sorted((c for c in cands if c[1] >= min_shared), key=lambda c: (-c[1], (-c[2][0], -c[2][1])))[:limit]
     for earlier, _n, _pos in ranked:
         yield earlier, later
 
@@ -238,12 +258,22 @@ def _cleaned_remote(sc: Any, uris: Sequence[str], partitions: int | None) -> Any
 
 def _stories(sc: Any, lines: Any, partitions: int) -> dict[str, tuple[str | None, str | None, str | None]]:
     """id -> (story_id, duplicate_of, error) for every clean line."""
+    from cleaner.stories.batch import SHARED_MIN_SOURCES, short_line_keys
     from cleaner.stories.rule import PairScore, replay
-    from cleaner.stories.storage import MAX_CANDIDATES
+    from cleaner.stories.storage import MAX_CANDIDATES, MIN_SHARED_BANDS, PER_KEY_LIMIT
 
     ok = lines.filter(lambda r: r["error"] is None)
     by_source = ok.map(lambda r: (r["source"], {**dedup_input(r), "_pos": r["_pos"]}))
-    signed = by_source.groupByKey(partitions).flatMap(dedup_texts)
+    cleaned = by_source.groupByKey(partitions).flatMap(clean_texts)
+    cleaned.persist()
+    # Short lines found in several sources (one CMS behind many sites): furniture, as
+    # dedup_records finds it (there per window of records, here over the whole input).
+    shared = set(cleaned.filter(lambda r: "error" not in r)
+                 .flatMap(lambda r: [(k, r["source"]) for k in short_line_keys(r["text"])])
+                 .distinct(partitions).map(lambda kv: (kv[0], 1)).reduceByKey(lambda a, b: a + b, partitions)
+                 .filter(lambda kv: kv[1] >= SHARED_MIN_SOURCES).keys().collect())
+    shb = sc.broadcast(shared)
+    signed = cleaned.map(lambda r: sign(r, shb.value))
     signed.persist()
 
     result: dict[str, tuple[str | None, str | None, str | None]] = {}
@@ -267,10 +297,10 @@ def _stories(sc: Any, lines: Any, partitions: int) -> dict[str, tuple[str | None
     sigs = good.map(lambda r: (r["id"], (r["sig"], r["days"])))
     sigs.persist()
     buckets = good.flatMap(lambda r: [(k, (r["_pos"], r["id"])) for k in r["keys"]]).groupByKey(partitions)
-    shared = buckets.flatMap(bucket_pairs).reduceByKey(lambda a, b: a + b, partitions)
-    ranked = (shared.map(lambda kv: (kv[0][1], (kv[0][0], kv[1], fb.value[kv[0][0]])))
+    counted = buckets.flatMap(lambda b: bucket_pairs(b, PER_KEY_LIMIT)).reduceByKey(lambda a, b: a + b, partitions)
+    ranked = (counted.map(lambda kv: (kv[0][1], (kv[0][0], kv[1], fb.value[kv[0][0]])))
               .groupByKey(partitions)
-              .flatMap(lambda g: top_candidates(g, MAX_CANDIDATES)))
+              .flatMap(lambda g: top_candidates(g, MAX_CANDIDATES, MIN_SHARED_BANDS)))
     # (earlier, later): attach the earlier article's signature, then the later one's, then score.
     with_earlier = ranked.join(sigs, partitions).map(lambda kv: (kv[1][0], (kv[0], *kv[1][1])))
     scored = with_earlier.join(sigs, partitions).map(
@@ -279,7 +309,9 @@ def _stories(sc: Any, lines: Any, partitions: int) -> dict[str, tuple[str | None
              for a, b, d, c, s in scored.filter(lambda x: x is not None).collect()}
     sigs.unpersist()
     signed.unpersist()
+    cleaned.unpersist()
     fb.unpersist()
+    shb.unpersist()
 
     for rid, (key, dup_of) in replay(order, pairs).items():
         result[rid] = (story_key(key), dup_of, None)

@@ -30,6 +30,9 @@ SHARED_MIN_SOURCES = 4
 #: which duplicate detection needs.
 SHARED_MAX_WORDS = 25
 
+#: Why a record with nothing but shared furniture left is refused.
+SHARED_ONLY_MESSAGE = "only furniture shared by several sites left"
+
 _DIGITS = re.compile(r"\d+")
 _SPACE = re.compile(r"\s+")
 
@@ -38,17 +41,23 @@ def _line_key(line: str) -> str:
     return _SPACE.sub(" ", _DIGITS.sub("0", line.strip().lower()))
 
 
+def short_line_keys(text: str) -> set[str]:
+    """Normalised keys of the text's short lines (furniture candidates)."""
+    return {_line_key(line) for line in text.split("\n")
+            if line.strip() and len(line.split()) <= SHARED_MAX_WORDS}
+
+
 def _shared_furniture(texts: list[tuple[str | None, str]]) -> set[str]:
     """Keys of short lines that occur in SHARED_MIN_SOURCES or more distinct sources."""
     sources: dict[str, set[str | None]] = defaultdict(set)
     for source, text in texts:
-        for line in text.split("\n"):
-            if line.strip() and len(line.split()) <= SHARED_MAX_WORDS:
-                sources[_line_key(line)].add(source)
+        for key in short_line_keys(text):
+            sources[key].add(source)
     return {k for k, v in sources.items() if len(v) >= SHARED_MIN_SOURCES}
 
 
-def _strip_lines(text: str, keys: set[str]) -> str:
+def strip_lines(text: str, keys: set[str]) -> str:
+    """``text`` without the lines whose key is in ``keys`` (paragraphs kept apart)."""
     out = []
     for para in re.split(r"\n[ \t]*\n", text):
         lines = [ln for ln in para.split("\n") if ln.strip() and _line_key(ln) not in keys]
@@ -140,9 +149,9 @@ def clean_records(records: Iterable[Any], *, window: int = DEFAULT_WINDOW, model
         shared = _shared_furniture([(a["source"], a["text"]) for _r, a, _e in done if a is not None])
         for rec, art, err in done:
             if art is not None and shared:
-                text = _strip_lines(art["text"], shared)
+                text = strip_lines(art["text"], shared)
                 if not text.strip():
-                    art, err = None, NoArticleError("only furniture shared by several sites left")
+                    art, err = None, NoArticleError(SHARED_ONLY_MESSAGE)
                 else:
                     art["text"] = text
             yield rec, art, err
