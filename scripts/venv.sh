@@ -21,8 +21,12 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "creating virtual environment in $venv" >&2
   "$py" -m venv "$venv"
 fi
-stamp="$venv/.installed-$( (cat "$root/pyproject.toml"; echo "$extras") | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+# One stamp per installed extras set, named by pyproject.toml's hash: any install of the
+# current pyproject satisfies a plain one (extras only add packages), so serve.sh after
+# test.sh installs nothing; a changed pyproject makes every stamp stale.
+proj="$(sha256sum "$root/pyproject.toml" | cut -c1-16)"
+stamp="$venv/.installed-$proj-${extras:-base}"
+if [ ! -f "$stamp" ] && { [ -n "$extras" ] || ! compgen -G "$venv/.installed-$proj-*" >/dev/null; }; then
   echo "installing article-cleaner${extras:+[$extras]} into $venv (first run takes a minute)" >&2
   log="$venv/install.log"
   if ! { "$venv/bin/python" -m pip install --disable-pip-version-check --upgrade pip \
@@ -31,7 +35,7 @@ if [ ! -f "$stamp" ]; then
     echo "error: installing the project failed; full log in $log" >&2
     exit 1
   fi
-  rm -f "$venv"/.installed-*
+  find "$venv" -maxdepth 1 -name '.installed-*' ! -name ".installed-$proj-*" -delete
   touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"
