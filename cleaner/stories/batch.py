@@ -103,6 +103,9 @@ def clean_with_model(raw: str, kind: str, source: str | None, model: Any) -> str
     from ..pipeline import clean
 
     text = clean(raw, content_type=kind, boilerplate=model, source=source).text
+    if not text.strip():
+        raise NoArticleError("no article text left after cleaning (the input is only a headline, "
+                             "a label or boilerplate)")
     stripped = model.strip(source, text) if model is not None else text
     if not stripped.strip():
         raise NoArticleError("only site furniture left after removing the source's recurring lines")
