@@ -76,6 +76,14 @@ LOW_COHERENCE = 0.08
 MIN_TEASER_RUN = 3
 #: ...unless the lines share the article's vocabulary (a fact box, a feature list).
 TEASER_RUN_COHERENCE = 0.3
+#: HTML: a block with this share of the page's words is the page's content, not furniture
+#: (trafilatura already cut the page down to its main content).
+BULK_SHARE = 0.4
+#: HTML: when removals would take more than this share of the page's words, the page is not
+#: an article with furniture (a shop, a listing, a service page): only removals scored at
+#: least SURE_SCORE (copyright lines, sign-up pitches, "Related" labels) stand.
+MAX_REMOVED_SHARE = 0.4
+SURE_SCORE = 0.85
 #: Share of a block's characters inside links above which it is a link list.
 LINK_DENSE = 0.6
 
@@ -547,6 +555,8 @@ def judge(blocks: Sequence[Block], *, title: str | None = None, favor: str = "ba
             prose_before += 1
 
     _spread_context(shapes, proposals, promos, threshold, vocab, markup, listing)
+    if markup:
+        _spare_page_bulk(shapes, proposals, threshold)
 
     kept: list[Block] = []
     removed: list[Removal] = []
@@ -556,6 +566,27 @@ def judge(blocks: Sequence[Block], *, title: str | None = None, favor: str = "ba
         else:
             kept.append(b)
     return Judgement(tuple(kept), tuple(removed), title)
+
+
+def _spare_page_bulk(shapes: Sequence[Shape], proposals: list[tuple[str, float]], threshold: float) -> None:
+    """HTML: trafilatura chose these blocks as the page's main content. A block holding a large
+    share of the page's words is that content (a shop's one paragraph of copy, a listing's one
+    list), however promotional it reads; and verdicts that would take much of the page's words
+    misread a page that is not an article with some furniture: only sure ones stand there.
+    Titles and ad slot labels are not judged by shape and always go."""
+    total = sum(s.n_words for s in shapes)
+    doubtful = [i for i, (reason, score) in enumerate(proposals)
+                if score >= threshold and reason not in (TITLE, DUPLICATE_TITLE) and not advert_marker_score(shapes[i])]
+    if not total or not doubtful:
+        return
+    below = threshold - 0.01
+    for i in doubtful:
+        if shapes[i].n_words >= BULK_SHARE * total:
+            proposals[i] = (proposals[i][0], below)
+    if sum(shapes[i].n_words for i in doubtful if proposals[i][1] >= threshold) > MAX_REMOVED_SHARE * total:
+        for i in doubtful:
+            if proposals[i][1] < SURE_SCORE:
+                proposals[i] = (proposals[i][0], min(proposals[i][1], below))
 
 
 def _promo_in_markup(s: Shape, promo: tuple[float, bool]) -> tuple[float, bool]:

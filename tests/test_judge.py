@@ -258,3 +258,44 @@ def test_prices_and_line_numbers_in_html_are_kept():
     blocks = [Block(text=t, position=i) for i, t in enumerate([*NEWS[:3], "$449.00", "12", *NEWS[3:]])]
     verdict = judge(blocks, title=HEADLINE, markup=True)
     assert [b.text for b in verdict.kept] == [b.text for b in blocks]
+
+
+SHOP_COPY = ("Not sure which rain jacket fits? Get free shipping on orders over $80 when you shop with us, "
+             "and send it back within 30 days if it does not fit.")
+
+
+def test_promo_copy_that_is_most_of_an_html_page_is_kept():
+    blocks = [Block(text="Rain Jackets", position=0, kind="heading"), Block(text=SHOP_COPY, position=1),
+              Block(text="Waterproof shell with taped seams", position=2)]
+    assert SHOP_COPY in [b.text for b in judge(blocks, title="Rain jackets", markup=True).kept]
+    # The same copy inside an article is a small share of the page and still goes.
+    article_blocks = [Block(text=t, position=i) for i, t in enumerate([*NEWS[:4], SHOP_COPY, *NEWS[4:]])]
+    verdict = judge(article_blocks, title=HEADLINE, markup=True)
+    assert [r.text for r in verdict.removed] == [SHOP_COPY]
+
+
+def test_html_page_is_not_emptied_by_doubtful_removals():
+    lines = ["Free shipping on orders over $50", "Get a free quote today", "Subscribe and save 10% on refills",
+             "Advertisement", "Spring garden tools for small yards", "Hand trowels and pruning shears"]
+    verdict = judge([Block(text=t, position=i) for i, t in enumerate(lines)], title="Garden tools", markup=True)
+    # Doubtful promo lines that would take most of the page stay; the ad slot label still goes.
+    assert [r.text for r in verdict.removed] == ["Advertisement"]
+    assert "Free shipping on orders over $50" in [b.text for b in verdict.kept]
+
+
+def test_html_is_extracted_as_trafilatura_default_without_links(monkeypatch):
+    import trafilatura
+
+    seen = {}
+    real = trafilatura.bare_extraction
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    body = "".join(f"<p>{p} <a href='/more'>More on the barrier</a></p>" for p in NEWS)
+    result = clean(_html(body), content_type="html")
+    # Links make trafilatura prune link-rich blocks that listings and forums are made of.
+    assert seen["include_links"] is False
+    assert all("More on the barrier" in p for p in result.paragraphs)
