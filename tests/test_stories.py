@@ -169,8 +169,10 @@ def test_remove_deletes_text_signature_and_band_keys(tmp_path: Path, seed_texts:
         assert idx.get(a) is None and idx.count() == 1
     con = sqlite3.connect(db)
     try:
-        assert con.execute("SELECT COUNT(*) FROM articles WHERE id = ? OR text = ?", (a, ta)).fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM articles WHERE id = ?", (a,)).fetchone()[0] == 0
+        assert con.execute("SELECT COUNT(*) FROM texts WHERE text = ?", (ta,)).fetchone()[0] == 0
         (pk_b,), = con.execute("SELECT pk FROM articles").fetchall()
+        assert con.execute("SELECT pk FROM texts").fetchall() == [(pk_b,)]
         rows = con.execute("SELECT key, article FROM bands").fetchall()
         assert {r[1] for r in rows} == {pk_b} and {r[0] for r in rows} == keys_b
     finally:
@@ -221,6 +223,35 @@ def test_store_built_with_other_signature_parameters_is_refused(tmp_path: Path) 
     con.close()
     with pytest.raises(StorageError, match="dup_num_perm"):
         StoryIndex(str(db))
+
+
+def test_store_of_an_older_schema_is_refused_untouched(tmp_path: Path) -> None:
+    from cleaner.stories import signatures as sg
+
+    db = tmp_path / "v1.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.executemany("INSERT INTO meta VALUES (?, ?)", [*sg.PARAMS.items(), ("schema", "1")])
+    con.execute("CREATE TABLE articles (pk INTEGER PRIMARY KEY, ns INTEGER, id TEXT, text TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(StorageError, match="schema"):
+        StoryIndex(str(db))
+    con = sqlite3.connect(db)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+    assert tables == {"meta", "articles"}
+
+
+def test_closing_the_index_stops_its_checkpoint_thread(tmp_path: Path) -> None:
+    import threading
+
+    with StoryIndex(str(tmp_path / "c.db")) as idx:
+        idx.add("a", "Kavendor Lomira spoke in Brisel on Tuesday about the 2,300 jobs.")
+        assert any(t.name == "cleaner-sqlite-checkpoint" for t in threading.enumerate())
+    assert not any(t.name == "cleaner-sqlite-checkpoint" for t in threading.enumerate())
 
 
 def test_index_persists_across_reopen(tmp_path: Path, seed_texts: dict[str, str]) -> None:

@@ -92,3 +92,15 @@ def test_published_accepts_iso_dates(value: str | None) -> None:
 def test_published_rejects_other_values(value: object) -> None:
     with pytest.raises(InvalidArgumentError, match="ISO"):
         rule.parse_published(value)  # type: ignore[arg-type]
+
+
+def test_news_feed_mixes_new_events_coverage_and_reprints_as_stated() -> None:
+    from collections import Counter
+
+    feed = synthetic.NewsFeed(5, reprint_share=0.1, coverage_share=0.3)
+    items = feed.take(1000)
+    kinds = Counter(i.kind for i in items)
+    assert abs(kinds["reprint"] - 100) < 35 and abs(kinds["coverage"] - 300) < 50
+    assert len({i.id for i in items}) == len({i.text for i in items}) == 1000
+    again = synthetic.NewsFeed(5, reprint_share=0.1, coverage_share=0.3).take(3)
+    assert [i.text for i in again] == [i.text for i in items[:3]]  # deterministic

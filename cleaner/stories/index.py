@@ -119,11 +119,11 @@ class StoryIndex:
             return rule.Decision(None, None, 0.0), [], {}
         cands = self.storage.candidates(cur, ns, band_keys(sig))
         others = [Signature.from_bytes(c[5]) for c in cands]
-        scored = rule.score_many(sig, others, days, [rule.parse_published(c[4]) for c in cands])
+        scored = rule.score_many(sig, others, days, [c[4] for c in cands])
         scores: dict[str, rule.PairScore] = {}
         story_of: dict[str, str] = {}
         root_of: dict[str, str] = {}
-        for (_pk, cid, story, dup_of, _published, _sig), score in zip(cands, scored):
+        for (_pk, cid, story, dup_of, _days, _sig), score in zip(cands, scored):
             scores[cid] = score
             story_of[cid] = story
             root_of[cid] = dup_of or cid
@@ -166,7 +166,7 @@ class StoryIndex:
             self.storage.insert_article(
                 cur, ns, id=id, text=text, source=source, published=published, meta=meta,
                 story=story, duplicate_of=decision.duplicate_of,
-                matches=[list(m) for m in matches], sig=sig_bytes, added=now, keys=keys)
+                matches=[list(m) for m in matches], sig=sig_bytes, added=now, keys=keys, days=days)
         return Verdict(id=id, story_id=story, duplicate_of=decision.duplicate_of,
                        matches=tuple(Match(i, k, s) for i, k, s in matches))  # type: ignore[arg-type]
 

@@ -21,17 +21,19 @@ _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(%s))"
 #: Seconds to wait for the server when connecting.
 CONNECT_TIMEOUT_S = 10
 
+_META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _DDL = [
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS namespaces (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
     """CREATE TABLE IF NOT EXISTS stories (ns BIGINT NOT NULL, id TEXT NOT NULL,
        created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (ns, id))""",
     "CREATE INDEX IF NOT EXISTS stories_by_update ON stories (ns, updated)",
     """CREATE TABLE IF NOT EXISTS articles (pk BIGSERIAL PRIMARY KEY, ns BIGINT NOT NULL,
-       id TEXT NOT NULL, text TEXT NOT NULL, source TEXT, published TEXT, meta TEXT,
-       story TEXT NOT NULL, duplicate_of TEXT, matches TEXT NOT NULL, sig BYTEA NOT NULL,
+       id TEXT NOT NULL, source TEXT, published TEXT, days DOUBLE PRECISION,
+       story TEXT NOT NULL, duplicate_of TEXT, sig BYTEA NOT NULL,
        added DOUBLE PRECISION NOT NULL, UNIQUE (ns, id))""",
-    "CREATE INDEX IF NOT EXISTS articles_by_story ON articles (ns, story)",
+    "CREATE INDEX IF NOT EXISTS articles_by_story ON articles (ns, story, duplicate_of)",
+    """CREATE TABLE IF NOT EXISTS texts (pk BIGINT PRIMARY KEY, text TEXT NOT NULL, meta TEXT,
+       matches TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS bands (ns BIGINT NOT NULL, key BIGINT NOT NULL,
        article BIGINT NOT NULL, PRIMARY KEY (ns, key, article))""",
 ]
@@ -63,9 +65,10 @@ class PostgresStorage(Storage):
             self._conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             self._conn.execute(f'SET search_path TO "{schema}"')
             with self.write() as cur:
+                cur.execute(_META_DDL)
+                self.check_params(cur)
                 for stmt in _DDL:
                     cur.execute(stmt)
-                self.check_params(cur)
         except psycopg.Error as exc:
             self.close()
             raise StorageError(f"cannot initialise the PostgreSQL store: {exc}") from None
@@ -96,9 +99,8 @@ class PostgresStorage(Storage):
             yield cur
 
     def _insert_article_row(self, cur: Any, values: Sequence[Any]) -> int:
-        cur.execute("INSERT INTO articles (ns, id, text, source, published, meta, story, "
-                    "duplicate_of, matches, sig, added) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-                    "RETURNING pk", values)
+        cur.execute("INSERT INTO articles (ns, id, source, published, days, story, duplicate_of, "
+                    "sig, added) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING pk", values)
         return int(cur.fetchone()[0])
 
     def drop_schema(self) -> None:

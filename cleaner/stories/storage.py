@@ -9,7 +9,6 @@ transaction, and a handful of domain operations on the cursor they yield. The SQ
 from __future__ import annotations
 
 import json
-from collections import Counter
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -20,7 +19,9 @@ from ..errors import InvalidArgumentError, StorageError
 from . import signatures as sg
 
 #: Schema version written into the store's metadata with the signature parameters.
-SCHEMA_VERSION = "1"
+#: 2: article texts in their own table (``texts``), so that the rows read for candidates
+#: (``articles``: ids, story, signature) stay compact; publication days stored as numbers.
+SCHEMA_VERSION = "2"
 #: At most this many candidates are scored per article: those sharing the most band keys.
 #: Bounds the cost of an add when a band key is very common (boilerplate that slipped through).
 MAX_CANDIDATES = 200
@@ -49,7 +50,9 @@ class ArticleRow:
     added: float
 
 
-_ARTICLE_COLS = "pk, id, text, source, published, meta, story, duplicate_of, matches, sig, added"
+_ARTICLE_COLS = ("a.pk, a.id, t.text, a.source, a.published, t.meta, a.story, a.duplicate_of, "
+                 "t.matches, a.sig, a.added")
+_ARTICLE_FROM = "articles AS a JOIN texts AS t ON t.pk = a.pk"
 
 
 def _row(r: Sequence[Any]) -> ArticleRow:
@@ -99,7 +102,9 @@ class Storage(ABC):
         return cur
 
     def check_params(self, cur: Any) -> None:
-        """Write the signature parameters into a new store, or refuse a store built with others."""
+        """Write the signature parameters into a new store, or refuse a store built with others.
+        Backends call it right after creating ``meta``, before any other DDL, so an old store
+        is refused untouched."""
         rows = dict(self._exec(cur, "SELECT key, value FROM meta").fetchall())
         want = dict(sg.PARAMS, schema=SCHEMA_VERSION)
         if not rows:
@@ -109,7 +114,7 @@ class Storage(ABC):
         diff = {k: (rows.get(k), v) for k, v in want.items() if rows.get(k) != v}
         if diff:
             raise StorageError(
-                "this store was built with other signature parameters "
+                "this store was built with other signature parameters or schema "
                 + ", ".join(f"{k}: stored {a!r}, code {b!r}" for k, (a, b) in sorted(diff.items()))
                 + "; rebuild it (re-add the articles to a new store)")
 
@@ -133,7 +138,7 @@ class Storage(ABC):
 
     # -- articles ------------------------------------------------------------------------
     def get_article(self, cur: Any, ns: int, id: str) -> ArticleRow | None:
-        r = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM articles WHERE ns = ? AND id = ?",
+        r = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM {_ARTICLE_FROM} WHERE a.ns = ? AND a.id = ?",
                        (ns, id)).fetchone()
         return _row(r) if r else None
 
@@ -141,35 +146,31 @@ class Storage(ABC):
         return self._exec(cur, "SELECT 1 FROM articles WHERE ns = ? AND id = ?", (ns, id)).fetchone() is not None
 
     def candidates(self, cur: Any, ns: int, keys: Sequence[int]
-                   ) -> list[tuple[int, str, str, str | None, str | None, bytes]]:
-        """Articles sharing a band key with ``keys``: (pk, id, story, duplicate_of, published,
-        sig), at most MAX_CANDIDATES (most shared keys first, then the most recent), in
+                   ) -> list[tuple[int, str, str, str | None, float | None, bytes]]:
+        """Articles sharing a band key with ``keys``: (pk, id, story, duplicate_of, published
+        days, sig), at most MAX_CANDIDATES (most shared keys first, then the most recent), in
         insertion order. Each key contributes its PER_KEY_LIMIT most recent articles, so the
-        cost of a lookup does not grow with the index."""
+        cost of a lookup does not grow with the index. One statement: the counting, ranking
+        and the join to the (compact) article rows run in the database."""
         uniq = sorted(set(keys))
         if not uniq:
             return []
         sub = ("SELECT article FROM (SELECT article FROM bands WHERE ns = ? AND key = ? "
                f"ORDER BY article DESC LIMIT {PER_KEY_LIMIT}) AS t{{i}}")
-        sql = " UNION ALL ".join(sub.format(i=i) for i in range(len(uniq)))
+        hits = " UNION ALL ".join(sub.format(i=i) for i in range(len(uniq)))
+        sql = (f"SELECT a.pk, a.id, a.story, a.duplicate_of, a.days, a.sig FROM "
+               f"(SELECT article, COUNT(*) AS n FROM ({hits}) AS h GROUP BY article "
+               f"HAVING COUNT(*) >= {MIN_SHARED_BANDS} ORDER BY n DESC, article DESC "
+               f"LIMIT {MAX_CANDIDATES}) AS c JOIN articles AS a ON a.pk = c.article ORDER BY a.pk")
         params: list[Any] = []
         for k in uniq:
             params += (ns, k)
-        hits = Counter(int(r[0]) for r in self._exec(cur, sql, params).fetchall())
-        if not hits:
-            return []
-        ranked = sorted(hits.items(), key=lambda kv: (-kv[1], -kv[0]))
-        pks = sorted(pk for pk, n in ranked[:MAX_CANDIDATES] if n >= MIN_SHARED_BANDS)
-        if not pks:
-            return []
-        marks = ",".join("?" * len(pks))
-        rows = self._exec(
-            cur, f"SELECT pk, id, story, duplicate_of, published, sig FROM articles "
-                 f"WHERE pk IN ({marks}) ORDER BY pk", pks).fetchall()
-        return [(int(r[0]), r[1], r[2], r[3], r[4], bytes(r[5])) for r in rows]
+        return [(int(r[0]), r[1], r[2], r[3], r[4], bytes(r[5]))
+                for r in self._exec(cur, sql, params).fetchall()]
 
     def roots_in_stories(self, cur: Any, ns: int, stories: Sequence[str]) -> dict[str, int]:
-        """Number of distinct copies (members that are not duplicates) of each story."""
+        """Number of distinct copies (members that are not duplicates) of each story (read
+        from the (ns, story, duplicate_of) index alone)."""
         if not stories:
             return {}
         marks = ",".join("?" * len(stories))
@@ -180,18 +181,23 @@ class Storage(ABC):
 
     @abstractmethod
     def _insert_article_row(self, cur: Any, values: Sequence[Any]) -> int:
-        """Insert into articles (the columns of _ARTICLE_COLS minus pk); return the new pk."""
+        """Insert into articles (ns, id, source, published, days, story, duplicate_of, sig,
+        added); return the new pk."""
 
     def insert_article(self, cur: Any, ns: int, *, id: str, text: str, source: str | None,
                        published: str | None, meta: dict[str, Any] | None, story: str,
                        duplicate_of: str | None, matches: list[list[Any]], sig: bytes,
-                       added: float, keys: Sequence[int]) -> int:
+                       added: float, keys: Sequence[int], days: float | None = None) -> int:
+        """Store an article: its row, its text and its band keys. ``days`` is ``published``
+        as :func:`.rule.parse_published` reads it (kept so candidates need no parsing)."""
         try:
             meta_json = json.dumps(meta, ensure_ascii=False) if meta is not None else None
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
-        pk = self._insert_article_row(cur, (ns, id, text, source, published, meta_json, story,
-                                            duplicate_of, json.dumps(matches), sig, added))
+        pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
+                                            sig, added))
+        self._exec(cur, "INSERT INTO texts (pk, text, meta, matches) VALUES (?, ?, ?, ?)",
+                   (pk, text, meta_json, json.dumps(matches)))
         if keys:
             self._insert_bands(cur, ns, pk, keys)
         return pk
@@ -204,6 +210,7 @@ class Storage(ABC):
         if keys:
             cur.executemany(self._q("DELETE FROM bands WHERE ns = ? AND key = ? AND article = ?"),
                             [(ns, k, pk) for k in set(keys)])
+        self._exec(cur, "DELETE FROM texts WHERE pk = ?", (pk,))
         self._exec(cur, "DELETE FROM articles WHERE pk = ?", (pk,))
 
     def set_membership(self, cur: Any, pk: int, story: str, duplicate_of: str | None) -> None:
@@ -211,8 +218,8 @@ class Storage(ABC):
                    (story, duplicate_of, pk))
 
     def members(self, cur: Any, ns: int, story: str) -> list[ArticleRow]:
-        rows = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM articles WHERE ns = ? AND story = ? "
-                               f"ORDER BY pk", (ns, story)).fetchall()
+        rows = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM {_ARTICLE_FROM} WHERE a.ns = ? "
+                               f"AND a.story = ? ORDER BY a.pk", (ns, story)).fetchall()
         return [_row(r) for r in rows]
 
     def member_ids(self, cur: Any, ns: int, story: str) -> list[str]:
