@@ -98,12 +98,18 @@ def _metadata(tree: HtmlElement, url: str | None) -> dict[str, str | None]:
 
 
 def _blocks(root: etree._Element, default_kind: str) -> list[Block]:
+    """One block per child of trafilatura's body, plus the loose text it leaves between them
+    (a paragraph that follows a heading without its own <p> ends up as the heading's tail)."""
     out: list[Block] = []
-    for el in root:
-        text = _block_text(el)
+
+    def add(text: str, kind: str) -> None:
         if text:
-            kind = _KIND_BY_TAG.get(el.tag, default_kind)
             out.append(Block(text=text, position=len(out), kind=kind))
+
+    add(_norm(root.text or ""), default_kind)
+    for el in root:
+        add(_block_text(el), _KIND_BY_TAG.get(el.tag, default_kind))
+        add(_norm(el.tail or ""), default_kind)
     return out
 
 

@@ -299,3 +299,11 @@ def test_html_is_extracted_as_trafilatura_default_without_links(monkeypatch):
     # Links make trafilatura prune link-rich blocks that listings and forums are made of.
     assert seen["include_links"] is False
     assert all("More on the barrier" in p for p in result.paragraphs)
+
+
+def test_html_text_loose_after_a_heading_is_kept():
+    # No <p> around the text after the subheading: trafilatura leaves it as loose text.
+    body = f"<p>{NEWS[0]}</p><p>{NEWS[1]}</p><h2>What the barrier will do</h2>{NEWS[2]}<br>{NEWS[4]}<p>{NEWS[5]}</p>"
+    result = clean(_html(body), content_type="html")
+    assert NEWS[2] in result.paragraphs
+    assert NEWS[4] in result.paragraphs
