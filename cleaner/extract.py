@@ -99,14 +99,15 @@ def _metadata(tree: HtmlElement, url: str | None) -> dict[str, str | None]:
 
 def _blocks(root: etree._Element, default_kind: str) -> list[Block]:
     """One block per child of trafilatura's body, plus the loose text it leaves between them
-    (a paragraph that follows a heading without its own <p> ends up as the heading's tail)."""
+    (a paragraph that follows a heading without its own <p> ends up as the heading's tail).
+    Text of the body element itself is not read: trafilatura's fallbacks put a page's bare
+    navigation there (a menu-only page has no article)."""
     out: list[Block] = []
 
     def add(text: str, kind: str) -> None:
         if text:
             out.append(Block(text=text, position=len(out), kind=kind))
 
-    add(_norm(root.text or ""), default_kind)
     for el in root:
         add(_block_text(el), _KIND_BY_TAG.get(el.tag, default_kind))
         add(_norm(el.tail or ""), default_kind)
