@@ -84,6 +84,11 @@ BULK_SHARE = 0.4
 #: least SURE_SCORE (copyright lines, sign-up pitches, "Related" labels) stand.
 MAX_REMOVED_SHARE = 0.4
 SURE_SCORE = 0.85
+#: HTML: promo cues (score >= PROMO_CUE) in this share of a page's blocks, and at least
+#: MIN_PROMO_TOPIC_BLOCKS of them, make promotion the page's subject rather than an insert.
+PROMO_CUE = 0.3
+PROMO_TOPIC_SHARE = 0.35
+MIN_PROMO_TOPIC_BLOCKS = 3
 #: Share of a block's characters inside links above which it is a link list.
 LINK_DENSE = 0.6
 
@@ -557,6 +562,7 @@ def judge(blocks: Sequence[Block], *, title: str | None = None, favor: str = "ba
     _spread_context(shapes, proposals, promos, threshold, vocab, markup, listing)
     if markup:
         _spare_page_bulk(shapes, proposals, threshold)
+        _spare_promo_topic(shapes, proposals, promos, threshold)
 
     kept: list[Block] = []
     removed: list[Removal] = []
@@ -566,6 +572,21 @@ def judge(blocks: Sequence[Block], *, title: str | None = None, favor: str = "ba
         else:
             kept.append(b)
     return Judgement(tuple(kept), tuple(removed), title)
+
+
+def _spare_promo_topic(shapes: Sequence[Shape], proposals: list[tuple[str, float]],
+                       promos: Sequence[tuple[float, bool]], threshold: float) -> None:
+    """HTML: when promo cues run through a large share of a page's blocks, they are its subject
+    (a piece about newsletters, a service's own pitch), not ads dropped into it: only sure
+    promos (>= SURE_SCORE, e.g. a short sign-up line) still go."""
+    n = len(shapes)
+    cued = sum(1 for score, _ in promos if score >= PROMO_CUE)
+    if n < MIN_LISTING_BLOCKS or cued < MIN_PROMO_TOPIC_BLOCKS or cued < PROMO_TOPIC_SHARE * n:
+        return
+    for i, (reason, score) in enumerate(proposals):
+        if (reason in (CALL_TO_ACTION, ADVERTISING) and threshold <= score < SURE_SCORE
+                and not advert_marker_score(shapes[i])):
+            proposals[i] = (reason, threshold - 0.01)
 
 
 def _spare_page_bulk(shapes: Sequence[Shape], proposals: list[tuple[str, float]], threshold: float) -> None:

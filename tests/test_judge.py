@@ -307,3 +307,20 @@ def test_html_text_loose_after_a_heading_is_kept():
     result = clean(_html(body), content_type="html")
     assert NEWS[2] in result.paragraphs
     assert NEWS[4] in result.paragraphs
+
+
+def test_promo_words_that_run_through_an_html_page_are_its_subject():
+    paras = [
+        "Newsletters are the best channel writers have had, but the inbox is drowning in them.",
+        "Readers subscribe to more newsletters than ever and open fewer of them each month.",
+        "Our newsletter sign-up numbers grew every quarter while open rates slowly fell.",
+        "Editors now test which subject lines make you open a newsletter in your inbox.",
+        *NEWS[:6],
+    ]
+    verdict = judge([Block(text=t, position=i) for i, t in enumerate(paras)], title="The inbox is full",
+                    markup=True)
+    assert [b.text for b in verdict.kept] == paras
+    # One such line in an article on another subject is an insert, and goes.
+    insert = [*NEWS[:4], paras[3], *NEWS[4:]]
+    verdict = judge([Block(text=t, position=i) for i, t in enumerate(insert)], title=HEADLINE, markup=True)
+    assert [r.text for r in verdict.removed] == [paras[3]]
