@@ -248,10 +248,12 @@ def test_store_of_an_older_schema_is_refused_untouched(tmp_path: Path) -> None:
 def test_closing_the_index_stops_its_checkpoint_thread(tmp_path: Path) -> None:
     import threading
 
+    before = set(threading.enumerate())  # other tests' open stores may have their own
     with StoryIndex(str(tmp_path / "c.db")) as idx:
         idx.add("a", "Kavendor Lomira spoke in Brisel on Tuesday about the 2,300 jobs.")
-        assert any(t.name == "cleaner-sqlite-checkpoint" for t in threading.enumerate())
-    assert not any(t.name == "cleaner-sqlite-checkpoint" for t in threading.enumerate())
+        mine = [t for t in threading.enumerate() if t.name == "cleaner-sqlite-checkpoint" and t not in before]
+        assert len(mine) == 1
+    assert not mine[0].is_alive()
 
 
 def test_index_persists_across_reopen(tmp_path: Path, seed_texts: dict[str, str]) -> None:
