@@ -62,9 +62,14 @@ CHUNK_RECORDS = 2
 #: A chunk is closed early past this many raw bytes, so in-flight memory stays bounded
 #: even for archives of very large pages.
 CHUNK_BYTES = 4 * 1024 * 1024
-#: Chunks in flight per worker: enough to keep every worker busy while the parent waits
-#: on the oldest chunk (output is ordered); more only costs memory.
-CHUNKS_PER_WORKER = 3
+#: Chunks in flight per worker. Output is ordered, so the parent waits on the oldest chunk:
+#: while one worker is stuck on a slow page (a few seconds for some huge pages), the others
+#: keep going only as far as this window reaches. 3 left a worker idle behind such pages
+#: (1.75x with 2 jobs on wcxb-dev pages); 12 (24 pages) rides them out (see benchmarks/).
+CHUNKS_PER_WORKER = 12
+#: ... and at most this many raw bytes in flight in all, so memory stays bounded even for
+#: archives of very large pages (page files are read by the workers and count 0 here).
+MAX_INFLIGHT_BYTES = 64 * 1024 * 1024
 #: fsync the output at most this often: each line is already one write + flush (safe
 #: against a killed process); the fsync bounds what a power cut can take.
 FSYNC_EVERY_SECONDS = 5.0
@@ -541,11 +546,18 @@ def clean_stream(
         return
     window: deque[tuple[list[Record], Future[list[dict[str, Any]]]]] = deque()
     pool = _Pool(jobs, do_clean)
+    inflight = 0
+
+    def weight(chunk: list[Record]) -> int:
+        return sum(len(r.raw) for r in chunk if r.raw is not None)
+
     try:
         for chunk in _chunks(records):
             window.append((chunk, pool.submit(chunk)))
-            while len(window) >= jobs * CHUNKS_PER_WORKER:
+            inflight += weight(chunk)
+            while len(window) >= jobs * CHUNKS_PER_WORKER or (inflight > MAX_INFLIGHT_BYTES and len(window) > 1):
                 done, fut = window.popleft()
+                inflight -= weight(done)
                 yield from zip(done, pool.result(done, fut, window))
         while window:
             done, fut = window.popleft()
