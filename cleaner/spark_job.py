@@ -55,7 +55,7 @@ from cleaner.batch import (
     root_labels,
     walk_key,
 )
-from cleaner.errors import CleanerError, InvalidArgumentError
+from cleaner.errors import CleanerError
 
 #: Output formats of the Spark job.
 SPARK_FORMATS = ("jsonl", "parquet")
@@ -94,6 +94,11 @@ def clean_blobs(items: Iterable[tuple[str, bytes]], order: dict[str, tuple[int, 
         yield from _clean_source(file_idx, src, io.BytesIO(content))
 
 
+def _error_row(r: dict[str, Any], exc: CleanerError) -> dict[str, Any]:
+    """The error a record gets, worded as ``dedup_records`` words it."""
+    return {"id": r["id"], "_pos": r["_pos"], "error": f"{type(exc).__name__}: {exc}"}
+
+
 def clean_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
     """One source's articles with their boilerplate learnt from the source's own pages and
     stripped (:func:`cleaner.stories.batch.clean_with_model`, as ``dedup_records`` does).
@@ -114,7 +119,7 @@ def clean_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[
         try:
             text = clean_with_model(r["text"], "text", source, model)
         except CleanerError as exc:
-            yield {"id": r["id"], "_pos": r["_pos"], "error": f"{type(exc).__name__}: {exc}"}
+            yield _error_row(r, exc)
             continue
         yield {"id": r["id"], "_pos": r["_pos"], "source": source, "published": r["published"], "text": text}
 
@@ -122,21 +127,18 @@ def clean_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[
 def sign(r: dict[str, Any], shared: set[str]) -> dict[str, Any]:
     """Strip the furniture shared by several sources, then sign the text as the index does
     (``signature(text, source)``). ``{"id", "_pos", "days", "sig", "keys"}`` or an error."""
-    from cleaner.errors import NoArticleError
-    from cleaner.stories.batch import SHARED_ONLY_MESSAGE, strip_lines
+    from cleaner.stories.batch import strip_shared
     from cleaner.stories.rule import parse_published
     from cleaner.stories.signatures import band_keys, signature
 
     if "error" in r:
         return r
     try:
-        text = strip_lines(r["text"], shared) if shared else r["text"]
-        if not text.strip():
-            raise NoArticleError(SHARED_ONLY_MESSAGE)
+        text = strip_shared(r["text"], shared)
         days = parse_published(r["published"])
         sig = signature(text, r["source"])
     except CleanerError as exc:
-        return {"id": r["id"], "_pos": r["_pos"], "error": f"{type(exc).__name__}: {exc}"}
+        return _error_row(r, exc)
     return {"id": r["id"], "_pos": r["_pos"], "days": days, "sig": sig.to_bytes(), "keys": band_keys(sig)}
 
 

@@ -56,6 +56,14 @@ def _shared_furniture(texts: list[tuple[str | None, str]]) -> set[str]:
     return {k for k, v in sources.items() if len(v) >= SHARED_MIN_SOURCES}
 
 
+def strip_shared(text: str, keys: set[str]) -> str:
+    """``text`` without the furniture lines in ``keys``; NoArticleError if nothing is left."""
+    stripped = strip_lines(text, keys) if keys else text
+    if not stripped.strip():
+        raise NoArticleError(SHARED_ONLY_MESSAGE)
+    return stripped
+
+
 def strip_lines(text: str, keys: set[str]) -> str:
     """``text`` without the lines whose key is in ``keys`` (paragraphs kept apart)."""
     out = []
@@ -152,11 +160,10 @@ def clean_records(records: Iterable[Any], *, window: int = DEFAULT_WINDOW, model
         shared = _shared_furniture([(a["source"], a["text"]) for _r, a, _e in done if a is not None])
         for rec, art, err in done:
             if art is not None and shared:
-                text = strip_lines(art["text"], shared)
-                if not text.strip():
-                    art, err = None, NoArticleError(SHARED_ONLY_MESSAGE)
-                else:
-                    art["text"] = text
+                try:
+                    art["text"] = strip_shared(art["text"], shared)
+                except NoArticleError as exc:
+                    art, err = None, exc
             yield rec, art, err
         buf.clear()
 

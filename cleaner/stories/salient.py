@@ -119,6 +119,7 @@ def _number_weight(tok: str) -> float:
     return NUMBER_WEIGHT
 
 
+@functools.lru_cache(maxsize=4096)
 def source_words(source: str | None) -> frozenset[str]:
     """Words of an outlet's name or host ("wkbn.com" -> {"wkbn"}): every page of the outlet
     carries them, so they say nothing about the event."""

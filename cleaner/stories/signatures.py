@@ -20,7 +20,6 @@ store's metadata; a store built with other parameters is refused, not silently m
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
