@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from cleaner.errors import InvalidArgumentError
 from cleaner.stories import StoryIndex, open_storage, synthetic
 from cleaner.stories.signatures import Signature, band_keys
+from cleaner.stories.storage import PER_KEY_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,27 +42,34 @@ def _spawn(db: Path, prefix: str, n: int) -> subprocess.Popen[str]:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _check_consistent(db: Path) -> list[str]:
-    """integrity_check is ok and every article has exactly its band keys; returns the ids."""
+def _check_consistent(db: Path, read_postings: Callable[[sqlite3.Connection], dict[int, list[int]]]
+                      ) -> list[str]:
+    """integrity_check is ok and the posting lists are exactly the articles' band keys; returns
+    the ids."""
     con = sqlite3.connect(db)
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         ids = []
+        keys_of: dict[int, set[int]] = {}
         for pk, aid, sig, story in con.execute("SELECT pk, id, sig, story FROM articles ORDER BY pk"):
-            keys = {r[0] for r in con.execute("SELECT key FROM bands WHERE article = ?", (pk,))}
-            assert keys == set(band_keys(Signature.from_bytes(sig)))
+            keys_of[pk] = set(band_keys(Signature.from_bytes(sig)))
             assert con.execute("SELECT 1 FROM stories WHERE id = ?", (story,)).fetchone()
             ids.append(aid)
-        n_bands = con.execute("SELECT COUNT(*) FROM bands").fetchone()[0]
-        assert n_bands == sum(con.execute("SELECT COUNT(*) FROM bands WHERE article = ?", (pk,)).fetchone()[0]
-                              for (pk,) in con.execute("SELECT pk FROM articles").fetchall())
+        # Every posting points at a live article that has the key, in insertion order, and a
+        # list is full (PER_KEY_LIMIT) or holds every article with the key.
+        postings = read_postings(con)
+        assert set(postings) == set().union(*keys_of.values())
+        for key, pks in postings.items():
+            assert pks == sorted(set(pks)) and all(key in keys_of[pk] for pk in pks)
+            having = [pk for pk, keys in keys_of.items() if key in keys]
+            assert pks == having[-PER_KEY_LIMIT:]
         return ids
     finally:
         con.close()
 
 
 @pytest.mark.slow
-def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_path: Path) -> None:
+def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_path: Path, read_postings) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "crash.db"
     proc = _spawn(db, "k", -1)
     done: list[str] = []
@@ -74,7 +83,7 @@ def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_pa
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     assert len(done) >= 40, proc.stderr
-    ids = _check_consistent(db)
+    ids = _check_consistent(db, read_postings)
     assert set(done) <= set(ids)  # everything add() returned for is there
     assert len(ids) - len(done) <= 1  # at most the one in flight when killed, and whole
     with StoryIndex(str(db)) as idx:  # the file is usable again
@@ -83,7 +92,7 @@ def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_pa
 
 
 @pytest.mark.slow
-def test_two_processes_write_one_file(tmp_path: Path) -> None:
+def test_two_processes_write_one_file(tmp_path: Path, read_postings) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "shared.db"
     StoryIndex(str(db)).close()
     procs = [_spawn(db, p, 25) for p in ("p", "q")]
@@ -91,7 +100,7 @@ def test_two_processes_write_one_file(tmp_path: Path) -> None:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert len(out.split()) == 25
-    ids = _check_consistent(db)
+    ids = _check_consistent(db, read_postings)
     assert sorted(ids) == sorted([f"p{i}" for i in range(25)] + [f"q{i}" for i in range(25)])
 
 
@@ -171,3 +180,45 @@ def test_postgres_backend_groups_isolates_and_removes(pg_storage, seed_texts: di
     assert a.remove(first) is True and a.get(first) is None
     assert a.get("copy").duplicate_of is None  # type: ignore[union-attr]
     assert a.count() == 3 and a.stories()[0].id == vs[0].story_id
+
+
+def _fill_shared_key(st, n: int) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+    """n articles that all have band key 42 (and one key of their own); their pks."""
+    from cleaner.stories.signatures import signature
+
+    sig = signature("Kavendor Lomira spoke at the Selbrim council on Tuesday.").to_bytes()
+    pks = []
+    with st.write() as cur:
+        ns = st.namespace_id(cur, "ns", create=True)
+        st.create_story(cur, ns, "s_1", 0.0)
+        for i in range(n):
+            pks.append(st.insert_article(cur, ns, id=f"a{i}", text="t", source=None, published=None,
+                                         meta=None, story="s_1", duplicate_of=None, matches=[],
+                                         sig=sig, added=0.0, keys=[42, 1000 + i]))
+    return ns, pks
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_posting_lists_keep_the_latest_articles_per_key_and_forget_removed_ones(backend: str, request) -> None:  # type: ignore[no-untyped-def]
+    from cleaner.stories.storage import MAX_CANDIDATES
+
+    st = open_storage(":memory:") if backend == "sqlite" else request.getfixturevalue("pg_storage")
+    try:
+        ns, pks = _fill_shared_key(st, PER_KEY_LIMIT + 7)
+        with st.read() as cur:
+            found = [c[0] for c in st.candidates(cur, ns, [42])]
+            assert found == pks[-PER_KEY_LIMIT:][-MAX_CANDIDATES:]
+            # An old article is still found through its own key.
+            assert [c[0] for c in st.candidates(cur, ns, [1000])] == [pks[0]]
+            # Candidates of several keys are their union, in insertion order.
+            both = [c[0] for c in st.candidates(cur, ns, [42, 1003])]
+            assert both == sorted([pks[3], *pks[-PER_KEY_LIMIT:]])[:MAX_CANDIDATES]
+        gone = pks[-3]
+        with st.write() as cur:
+            st.delete_article(cur, ns, gone, [42, 1000 + len(pks) - 3])
+        with st.read() as cur:
+            assert [c[0] for c in st.candidates(cur, ns, [42])] == [p for p in pks[-PER_KEY_LIMIT:] if p != gone]
+            assert st.candidates(cur, ns, [1000 + len(pks) - 3]) == []
+    finally:
+        if backend == "sqlite":
+            st.close()

@@ -16,10 +16,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..errors import ArticleExistsError, InvalidArgumentError, NotFoundError, StorageError
 from ..models import Match, Story, Verdict
 from . import rule
-from .signatures import Signature, band_keys, signature
+from .signatures import Signature, SignatureBatch, band_keys, signature
 from .storage import Storage, open_storage
 
 #: Namespace used when none is given.
@@ -113,25 +115,27 @@ class StoryIndex:
         self.close()
 
     # -- core ------------------------------------------------------------------------------
-    def _verdict_parts(self, cur: Any, ns: int | None, sig: Signature, days: float | None
-                       ) -> tuple[rule.Decision, list[tuple[str, str, float]], dict[str, str]]:
+    def _verdict_parts(self, cur: Any, ns: int | None, sig: Signature, keys: list[int],
+                       days: float | None) -> tuple[rule.Decision, list[tuple[str, str, float]]]:
         if ns is None:
-            return rule.Decision(None, None, 0.0), [], {}
-        cands = self.storage.candidates(cur, ns, band_keys(sig))
-        others = [Signature.from_bytes(c[5]) for c in cands]
-        scored = rule.score_many(sig, others, days, [c[4] for c in cands])
+            return rule.Decision(None, None, 0.0), []
+        cands = self.storage.candidates(cur, ns, keys)
         scores: dict[str, rule.PairScore] = {}
         story_of: dict[str, str] = {}
         root_of: dict[str, str] = {}
-        for (_pk, cid, story, dup_of, _days, _sig), score in zip(cands, scored):
-            scores[cid] = score
-            story_of[cid] = story
-            root_of[cid] = dup_of or cid
-        involved = sorted({story_of[c] for c, s in scores.items()
-                           if s.story >= rule.PAIR_FLOOR or s.is_duplicate})
+        if cands:
+            batch = rule.score_batch(sig, SignatureBatch.from_bytes([c[5] for c in cands]), days,
+                                     [c[4] for c in cands])
+            # Only pairs the rule can act on become PairScores (the others change no decision).
+            for i in np.flatnonzero(batch.worth_keeping()).tolist():
+                _pk, cid, story, dup_of, _days, _sig = cands[i]
+                scores[cid] = batch.pair(i)
+                story_of[cid] = story
+                root_of[cid] = dup_of or cid
+        involved = sorted(set(story_of.values()))
         roots = self.storage.roots_in_stories(cur, ns, involved)
         decision = rule.decide(scores, story_of, root_of, roots)
-        return decision, rule.matches_of(scores.items()), story_of
+        return decision, rule.matches_of(scores.items())
 
     def add(self, id: str, text: str, *, source: str | None = None, published: str | None = None,
             meta: dict[str, Any] | None = None) -> Verdict:
@@ -156,7 +160,7 @@ class StoryIndex:
             if self.storage.exists(cur, ns, id):
                 raise ArticleExistsError(f"article {id!r} is already in the index; use get() to "
                                          f"read it or remove() it first")
-            decision, matches, _ = self._verdict_parts(cur, ns, sig, days)
+            decision, matches = self._verdict_parts(cur, ns, sig, keys, days)
             if decision.story is None:
                 story = new_story_id()
                 self.storage.create_story(cur, ns, story, now)
@@ -180,7 +184,7 @@ class StoryIndex:
         sig = signature(text, source)
         with _storage_errors(), self.storage.read() as cur:
             ns = self.storage.namespace_id(cur, self.namespace, create=False)
-            decision, matches, _ = self._verdict_parts(cur, ns, sig, days)
+            decision, matches = self._verdict_parts(cur, ns, sig, band_keys(sig), days)
         return Verdict(id="", story_id="" if decision.story is None else str(decision.story),
                        duplicate_of=decision.duplicate_of,
                        matches=tuple(Match(i, k, s) for i, k, s in matches))  # type: ignore[arg-type]

@@ -34,8 +34,8 @@ _DDL = [
     "CREATE INDEX IF NOT EXISTS articles_by_story ON articles (ns, story, duplicate_of)",
     """CREATE TABLE IF NOT EXISTS texts (pk BIGINT PRIMARY KEY, text TEXT NOT NULL, meta TEXT,
        matches TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS bands (ns BIGINT NOT NULL, key BIGINT NOT NULL,
-       article BIGINT NOT NULL, PRIMARY KEY (ns, key, article))""",
+    """CREATE TABLE IF NOT EXISTS postings (ns BIGINT NOT NULL, key BIGINT NOT NULL,
+       pks BYTEA NOT NULL, PRIMARY KEY (ns, key))""",
 ]
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -45,6 +45,7 @@ class PostgresStorage(Storage):
 
     placeholder = "%s"
     kind = "postgresql"
+    blob_type = "BYTEA"
 
     def __init__(self, url: str, *, schema: str = "public") -> None:
         super().__init__()

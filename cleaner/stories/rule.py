@@ -22,7 +22,6 @@ A's story only if C also resembles A enough to keep the average up.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,7 +30,7 @@ from typing import TypeVar
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from .signatures import Signature
+from .signatures import Signature, SignatureBatch
 
 #: Shingle Jaccard from which two texts are copies of one another (edited head/tail, other
 #: boilerplate). On stories-dev, pairs of different stories never exceed 0.06, and
@@ -102,31 +101,33 @@ def time_factor(days_a: float | None, days_b: float | None) -> float:
     """Damping of the story score by the distance between two publication days."""
     if days_a is None or days_b is None:
         return 1.0
-    d = abs(days_a - days_b)
-    if d <= TIME_FULL_DAYS:
-        return 1.0
-    return max(TIME_FLOOR, math.exp(-(d - TIME_FULL_DAYS) / TIME_DECAY_DAYS))
+    return float(_time_factors(days_a, [days_b])[0])
+
+
+def _time_factors(days_a: float, days_others: Sequence[float | None]) -> np.ndarray:
+    # 1 within TIME_FULL_DAYS (and for an unknown date), then the decay, never below the floor.
+    gap = np.abs(np.array([np.nan if d is None else d for d in days_others], np.float64) - days_a)
+    with np.errstate(invalid="ignore"):
+        decayed = np.maximum(TIME_FLOOR, np.exp(-(gap - TIME_FULL_DAYS) / TIME_DECAY_DAYS))
+        return np.where(gap > TIME_FULL_DAYS, decayed, 1.0)
 
 
 def salient_overlap(a: Signature, b: Signature) -> float:
     """Shared salient weight of two articles (per shared term, the smaller of its two weights),
     normalised by their total weights (see OVERLAP_MIX). Symmetric."""
-    return float(_overlaps(a, [b])[0])
+    return float(_overlaps(a, SignatureBatch.from_signatures([b]))[0])
 
 
-def _overlaps(a: Signature, others: Sequence[Signature]) -> np.ndarray:
+def _overlaps(a: Signature, others: SignatureBatch) -> np.ndarray:
     # All candidates at once: their terms concatenated, looked up in a's sorted terms.
     n = len(others)
     out = np.zeros(n)
     k = a.terms.shape[0]
-    if k == 0 or n == 0:
+    if k == 0 or n == 0 or not others.lens.any():
         return out
-    lens = np.fromiter((o.terms.shape[0] for o in others), dtype=np.int64, count=n)
-    if not lens.any():
-        return out
-    terms = np.concatenate([o.terms for o in others])
-    weights = np.concatenate([o.term_weights for o in others]).astype(np.float64)
-    owner = np.repeat(np.arange(n), lens)
+    terms = others.terms
+    weights = others.term_weights.astype(np.float64)
+    owner = np.repeat(np.arange(n), others.lens)
     pos = np.minimum(np.searchsorted(a.terms, terms), k - 1)
     hit = a.terms[pos] == terms
     wa = a.term_weights.astype(np.float64)
@@ -140,29 +141,54 @@ def _overlaps(a: Signature, others: Sequence[Signature]) -> np.ndarray:
     return np.where(small > 0, ratio, 0.0)
 
 
-def score_many(a: Signature, others: Sequence[Signature], published_a: float | None = None,
-               published_others: Sequence[float | None] | None = None) -> list[PairScore]:
-    """:func:`score_pair` of ``a`` with each of ``others``, computed together (numpy)."""
-    n = len(others)
-    if n == 0:
-        return []
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    """:class:`PairScore` fields of one article against many, as arrays (index order)."""
+
+    dup: np.ndarray
+    containment: np.ndarray
+    story: np.ndarray
+
+    def is_duplicate(self) -> np.ndarray:
+        return (self.dup >= DUP_JACCARD) | ((self.containment >= DUP_CONTAINMENT)
+                                            & (self.dup >= DUP_MIN_JACCARD))
+
+    def worth_keeping(self) -> np.ndarray:
+        """Pairs the rule can act on (duplicates and story scores from PAIR_FLOOR up)."""
+        return self.is_duplicate() | (self.story >= PAIR_FLOOR)
+
+    def pair(self, i: int) -> PairScore:
+        return PairScore(dup=float(self.dup[i]), containment=float(self.containment[i]),
+                         story=float(self.story[i]))
+
+
+def score_batch(a: Signature, others: SignatureBatch, published_a: float | None = None,
+                published_others: Sequence[float | None] | None = None) -> BatchScores:
+    """The scores of ``a`` with each of ``others``, computed together (numpy): the one place
+    that holds the pair arithmetic."""
     overlap = _overlaps(a, others)
-    dups = np.count_nonzero(np.stack([o.dup for o in others]) == a.dup, axis=1) / a.dup.shape[0]
-    sizes = np.fromiter((o.n_shingles for o in others), dtype=np.float64, count=n)
+    dups = np.count_nonzero(others.dup == a.dup, axis=1) / a.dup.shape[0]
+    sizes = others.n_shingles
     small = np.minimum(sizes, a.n_shingles)
     large = np.maximum(sizes, a.n_shingles)
     j = np.where(small >= DUP_MIN_SHINGLES, dups, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         # |A n B| = J (|A| + |B|) / (1 + J); divided by the smaller set.
         containment = np.where(small > 0, np.minimum(1.0, j * (small + large) / ((1.0 + j) * small)), 0.0)
-    factor = np.ones(n)
+    story = np.maximum(j, overlap)
     if published_a is not None and published_others is not None:
-        for i, d in enumerate(published_others):
-            if d is not None:
-                factor[i] = time_factor(published_a, d)
-    story = np.maximum(j, overlap) * factor
+        story = story * _time_factors(published_a, published_others)
+    return BatchScores(j, containment, story)
+
+
+def score_many(a: Signature, others: Sequence[Signature], published_a: float | None = None,
+               published_others: Sequence[float | None] | None = None) -> list[PairScore]:
+    """:func:`score_pair` of ``a`` with each of ``others`` (see :func:`score_batch`)."""
+    if not others:
+        return []
+    b = score_batch(a, SignatureBatch.from_signatures(others), published_a, published_others)
     return [PairScore(dup=x, containment=c, story=st)
-            for x, c, st in zip(j.tolist(), containment.tolist(), story.tolist())]
+            for x, c, st in zip(b.dup.tolist(), b.containment.tolist(), b.story.tolist())]
 
 
 def score_pair(a: Signature, b: Signature, published_a: float | None = None,

@@ -66,16 +66,42 @@ _CONTRACTION_ENDS = ("'t", "’t", "'ll", "’ll", "'re", "’re", "'ve", "’ve
 # after them may be an ordinary word), and these others merely separate words.
 _BREAKS = re.compile(r"[.!?:;\"“”\n|—–()\[\]{}<>]")
 # Web addresses, e-mail addresses, handles and hashtags are not words of the story (and a
-# site's own address is on all its pages). The cheap substring tests and _MAYBE_DOMAIN spare most texts the
-# slower removal pattern.
-_MAYBE_DOMAIN = re.compile(r"\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b")
-_ADDRESSES = re.compile(
-    r"https?://\S+|www\.\S+|\S+@\S+|[@#]\w+|"
-    r"\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)\b\S*",
-    re.IGNORECASE)
+# site's own address is on all its pages). Each kind is removed only when its cue is in the
+# text: the cheap substring tests and _MAYBE_DOMAIN spare most texts any removal, and a
+# pattern without the kinds that cannot match runs faster over the others (the same result:
+# an absent cue means that alternative never matches). The alternatives keep their order.
+_TLD = r"(?:com|org|net|gov|edu|us|uk|co|tv|info|io|ly|me|news)"
+_MAYBE_DOMAIN = re.compile(r"\." + _TLD + r"\b")
+_MAYBE_DOMAIN_ANY_CASE = re.compile(r"\." + _TLD + r"\b", re.IGNORECASE)
+_URL, _WWW, _EMAIL, _HANDLE = r"https?://\S+", r"www\.\S+", r"\S+@\S+", r"[@#]\w+"
+# Possessive runs: a run of [\w-] never gives back characters (a "." must follow it), which
+# spares the engine a backtrack through every word of the text.
+_DOMAIN = r"\b[\w-]++(?:\.[\w-]++)*\." + _TLD + r"\b\S*"
+
+
+@functools.lru_cache(maxsize=32)
+def _address_pattern(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(kinds), re.IGNORECASE)
+
+
+def _strip_addresses(text: str) -> str:
+    if not ("@" in text or "#" in text or "://" in text or "www." in text
+            or _MAYBE_DOMAIN.search(text)):
+        return text
+    at = "@" in text
+    kinds = tuple(k for k, present in (
+        (_URL, "://" in text), (_WWW, "www." in text.lower()), (_EMAIL, at),
+        (_HANDLE, at or "#" in text), (_DOMAIN, _MAYBE_DOMAIN_ANY_CASE.search(text) is not None))
+        if present)
+    return _address_pattern(kinds).sub(" ", text)
+
+
 # Apostrophes and hyphens at the edge of a token are quotation marks or dashes.
 _EDGE_MARKS = "'’-"
-_SPACE_OUT = str.maketrans({c: " " for c in ",/\\*&%$#@+=~^`_…•·«»‘\t\r\u00a0"})
+_SPACE_OUT_CHARS = ",/\\*&%$#@+=~^`_…•·«»‘\t\r\u00a0"
+_SPACE_OUT = str.maketrans({c: " " for c in _SPACE_OUT_CHARS})
+# str.translate is fast only on ASCII text; elsewhere one regex pass does the same.
+_SPACE_OUT_PATTERN = re.compile("[" + re.escape(_SPACE_OUT_CHARS) + "]")
 _PARTS = re.compile(r"[-'’.]")
 _POSSESSIVE = re.compile(r"['’]s$")
 
@@ -161,9 +187,9 @@ def tokenize(text: str) -> Tokens:
     toks: list[str] = []
     starts: set[str] = set()
     mids: set[str] = set()
-    if "@" in text or "#" in text or "://" in text or "www." in text or _MAYBE_DOMAIN.search(text):
-        text = _ADDRESSES.sub(" ", text)
-    for seg in _BREAKS.split(text.translate(_SPACE_OUT)):
+    text = _strip_addresses(text)
+    text = text.translate(_SPACE_OUT) if text.isascii() else _SPACE_OUT_PATTERN.sub(" ", text)
+    for seg in _BREAKS.split(text):
         ws = seg.split()
         if ws:
             starts.add(ws[0])
@@ -173,47 +199,47 @@ def tokenize(text: str) -> Tokens:
     return Tokens(toks, starts, mids, starts | mids)
 
 
-# Memos of what a distinct token is, filled on first sight and cleared together when large
-# (news vocabulary repeats; memory stays bounded). With them, salient_from_tokens is a few
-# set operations in C rather than a Python loop over the tokens.
+# What each distinct token is, memoised on first sight (news vocabulary repeats) and cleared
+# when large, so memory stays bounded. One lookup per distinct token of a text: with a memo
+# of hundreds of thousands of tokens every lookup is a cache miss, so fewer passes matter more
+# than fewer Python steps.
 _MEMO_MAX = 300_000
-_seen: set[str] = set()  # tokens classified so far
-_lower_word: dict[str, str] = {}  # lower-case token -> its word (normalised)
-_cap_word: dict[str, str] = {}  # capitalised token -> its word (lower-case, normalised)
-_number: dict[str, float] = {}  # number token -> weight
-_rare_lower: dict[str, float] = {}  # word -> weight as a rare lower-case word (len >= 3)
-_name_weight: dict[str, float] = {}  # word -> weight as a name (len >= 3)
-_rare_name: set[str] = set()  # names rare enough to count even when seen only at a start
+#: Token classes (first field of a memo entry).
+_OTHER, _NUMBER, _LOWER, _NAME = 0, 1, 2, 3
+#: token -> (class, term, weight, eligible):
+#: number: (_NUMBER, token, weight, False), for numbers of nonzero weight;
+#: lower-case word: (_LOWER, word, weight as a rare word or 0.0, False);
+#: capitalised word of 3+ letters: (_NAME, word, weight as a name, rare enough to count even
+#: when only ever seen at a sentence start); anything else: (_OTHER, "", 0.0, False).
+_memo: dict[str, tuple[int, str, float, bool]] = {}
+_NOTHING = (_OTHER, "", 0.0, False)
 
 
-def _learn(tok: str) -> None:
-    """Classify one token into the memos."""
+def _learn(tok: str) -> tuple[int, str, float, bool]:
+    """Classify one token (and memoise it)."""
     low = tok.lower()
+    entry = _NOTHING
     if tok == low:
         c = low[0]
         if c.isdigit():
             w = _number_weight(low)
             if w:
-                _number[tok] = w
+                entry = (_NUMBER, tok, w, False)
         elif c.isalpha() or c in _EDGE_MARKS:
             word = _normalise(low)
             if word:
-                _lower_word[tok] = word
                 w = word_weight(word)
-                if len(word) >= 3 and w >= RARE_MIN_WEIGHT:
-                    _rare_lower[word] = w * RARE_FACTOR
+                rare = len(word) >= 3 and w >= RARE_MIN_WEIGHT and word not in _COMMON
+                entry = (_LOWER, word, w * RARE_FACTOR if rare else 0.0, False)
     else:
         bare = tok.lstrip(_EDGE_MARKS) if tok[0] in _EDGE_MARKS else tok
         if bare and bare[0].isupper():
             word = _normalise(low)
-            if word:
-                _cap_word[tok] = word
-                if len(word) >= 3:
-                    w = word_weight(word)
-                    _name_weight[word] = w
-                    if w >= RARE_MIN_WEIGHT:
-                        _rare_name.add(word)
-    _seen.add(tok)
+            if len(word) >= 3 and word not in _COMMON:
+                w = word_weight(word)
+                entry = (_NAME, word, w, w >= RARE_MIN_WEIGHT)
+    _memo[tok] = entry
+    return entry
 
 
 def salient_terms(text: str, source: str | None = None) -> dict[str, float]:
@@ -228,23 +254,29 @@ def salient_from_tokens(tokens: Tokens, source: str | None = None) -> dict[str, 
     sentence start (unless rare), and that the text never writes in lower case (so "Police"
     at the start of a line, with "police" elsewhere, is not a name); weighted by rarity.
     Numbers: see NUMBER_WEIGHT. Rare words: lower-case words of weight >= RARE_MIN_WEIGHT.
-    Each distinct token is classified once (memoised), which keeps this cheap.
+    Words of the outlet's name (``source``) are neither. Each distinct token is classified
+    once (memoised), which keeps this cheap.
     """
-    if len(_seen) > _MEMO_MAX:
-        for memo in (_seen, _lower_word, _cap_word, _number, _rare_lower, _name_weight, _rare_name):
-            memo.clear()
+    if len(_memo) > _MEMO_MAX:
+        _memo.clear()
     mids = tokens.mids
-    distinct = tokens.distinct
-    for tok in distinct - _seen:
-        _learn(tok)
-    skip = _COMMON | source_words(source) if source else _COMMON
-    out = {t: _number[t] for t in distinct & _number.keys()}
-    lower_seen = set(map(_lower_word.__getitem__, distinct & _lower_word.keys()))
-    rare = (lower_seen - skip) & _rare_lower.keys()
-    out.update(zip(rare, map(_rare_lower.__getitem__, rare)))
-    cap_toks = distinct & _cap_word.keys()
-    names = set(map(_cap_word.__getitem__, cap_toks)) - skip - lower_seen
-    cap_mid = set(map(_cap_word.__getitem__, cap_toks & mids))
-    names = ((names & cap_mid) | (names & _rare_name)) & _name_weight.keys()
-    out.update(zip(names, map(_name_weight.__getitem__, names)))
+    get = _memo.get
+    out: dict[str, float] = {}
+    lower_seen: set[str] = set()
+    names: dict[str, float] = {}
+    for tok in tokens.distinct:
+        kind, term, w, eligible = get(tok) or _learn(tok)
+        if kind == _LOWER:
+            lower_seen.add(term)
+            if w:
+                out[term] = w
+        elif kind == _NAME:
+            if eligible or tok in mids:
+                names[term] = w
+        elif kind == _NUMBER:
+            out[term] = w
+    for word in names.keys() - lower_seen:
+        out[word] = names[word]
+    for word in source_words(source):
+        out.pop(word, None)
     return out

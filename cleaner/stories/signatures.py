@@ -243,6 +243,70 @@ class Signature:
         return LeanMinHash(m)
 
 
+@dataclass(frozen=True, eq=False)
+class SignatureBatch:
+    """Several signatures side by side, for scoring one article against many candidates in a
+    few numpy calls: ``dup`` stacked (n x DUP_NUM_PERM), the terms and weights of all of them
+    concatenated, ``lens`` the number of terms of each."""
+
+    dup: np.ndarray  # uint32[n, DUP_NUM_PERM]
+    n_shingles: np.ndarray  # float64[n]
+    terms: np.ndarray  # uint32[sum(lens)]
+    term_weights: np.ndarray  # uint8[sum(lens)]
+    lens: np.ndarray  # int64[n]
+
+    def __len__(self) -> int:
+        return int(self.lens.shape[0])
+
+    @classmethod
+    def from_signatures(cls, sigs: Sequence[Signature]) -> "SignatureBatch":
+        n = len(sigs)
+        if n == 0:
+            return cls(np.zeros((0, DUP_NUM_PERM), np.uint32), np.zeros(0), np.zeros(0, np.uint32),
+                       np.zeros(0, np.uint8), np.zeros(0, np.int64))
+        return cls(np.stack([s.dup for s in sigs]),
+                   np.fromiter((s.n_shingles for s in sigs), np.float64, n),
+                   np.concatenate([s.terms for s in sigs]),
+                   np.concatenate([s.term_weights for s in sigs]),
+                   np.fromiter((s.terms.shape[0] for s in sigs), np.int64, n))
+
+    @classmethod
+    def from_bytes(cls, blobs: Sequence[bytes]) -> "SignatureBatch":
+        """Many :meth:`Signature.to_bytes` at once (candidates read from a store): headers
+        checked in one numpy pass, each field joined into one array. A blob made with other
+        parameters is refused as :meth:`Signature.from_bytes` refuses it."""
+        n = len(blobs)
+        if n == 0:
+            return cls.from_signatures([])
+        lens = np.fromiter(map(len, blobs), np.int64, n)
+        if int(lens.min()) < _HEAD_SIZE:
+            raise InvalidArgumentError("signature bytes are truncated")
+        buf = np.frombuffer(b"".join(blobs), np.uint8)
+        starts = np.cumsum(lens) - lens
+        head = buf[starts[:, None] + np.arange(_HEAD_SIZE)].view(_HEAD_DTYPE).reshape(n)
+        k = head["k"].astype(np.int64)
+        ok = ((head["version"] == FORMAT_VERSION) & (head["scheme"] == 1)
+              & (head["dup_perm"] == DUP_NUM_PERM) & (head["sal_perm"] == SALIENT_NUM_PERM)
+              & (lens == _TERMS_AT + 5 * k))
+        if not ok.all():
+            Signature.from_bytes(blobs[int(np.argmin(ok))])  # raises the precise error
+        ks = k.tolist()
+        t0 = _TERMS_AT
+        dup = b"".join([b[_HEAD_SIZE:_HEAD_SIZE + 4 * DUP_NUM_PERM] for b in blobs])
+        terms = b"".join([b[t0:t0 + 4 * kb] for b, kb in zip(blobs, ks)])
+        weights = b"".join([b[t0 + 4 * kb:] for b, kb in zip(blobs, ks)])
+        return cls(np.frombuffer(dup, "<u4").reshape(n, DUP_NUM_PERM),
+                   head["n_shingles"].astype(np.float64), np.frombuffer(terms, "<u4"),
+                   np.frombuffer(weights, np.uint8), k)
+
+
+_HEAD_DTYPE = np.dtype([("version", "u1"), ("scheme", "u1"), ("dup_perm", "<u2"),
+                        ("sal_perm", "<u2"), ("k", "<u2"), ("n_shingles", "<u4")])
+_HEAD_SIZE = _HEAD_DTYPE.itemsize
+_TERMS_AT = _HEAD_SIZE + 4 * (DUP_NUM_PERM + SALIENT_NUM_PERM)
+assert _HEAD_SIZE == Signature._HEAD.size
+
+
 def signature(text: str, source: str | None = None) -> Signature:
     """The signature of one cleaned article text; ``source`` (outlet or host) keeps the
     outlet's own name out of the salient terms."""

@@ -43,7 +43,8 @@ CHECKPOINT_RESTART_PAGES = 20_000
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 # articles: the compact row candidates read (ids, story, signature); texts: the bulky part.
-# bands: one row per LSH band key, clustered by key (WITHOUT ROWID) so a lookup is one seek.
+# postings: one row per LSH band key with its latest articles' pks (a capped posting list),
+# clustered by key (WITHOUT ROWID) so a lookup is one seek.
 _DDL = """
 CREATE TABLE IF NOT EXISTS namespaces (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS stories (
@@ -57,9 +58,9 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_by_story ON articles (ns, story, duplicate_of);
 CREATE TABLE IF NOT EXISTS texts (
     pk INTEGER PRIMARY KEY, text TEXT NOT NULL, meta TEXT, matches TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS bands (
-    ns INTEGER NOT NULL, key INTEGER NOT NULL, article INTEGER NOT NULL,
-    PRIMARY KEY (ns, key, article)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS postings (
+    ns INTEGER NOT NULL, key INTEGER NOT NULL, pks BLOB NOT NULL,
+    PRIMARY KEY (ns, key)) WITHOUT ROWID;
 """
 
 
