@@ -31,7 +31,8 @@ def test_signature_bytes_round_trip_and_refuse_other_parameters(seed_texts: dict
     assert np.array_equal(back.dup, sig.dup) and np.array_equal(back.terms, sig.terms)
     assert np.array_equal(back.term_weights, sig.term_weights) and back.n_shingles == sig.n_shingles
     assert sg.band_keys(back) == sg.band_keys(sig)
-    assert len(sg.band_keys(sig)) == sg.DUP_BANDS + sg.SALIENT_BANDS
+    assert sg.strong_terms(sig) >= sg.DUP_KEYS_BELOW_STRONG  # a news article: salient bands only
+    assert len(sg.band_keys(sig)) == sg.SALIENT_BANDS
     with pytest.raises(InvalidArgumentError):
         sg.Signature.from_bytes(data[:-3])
     with pytest.raises(InvalidArgumentError, match="rebuild"):
@@ -104,3 +105,16 @@ def test_news_feed_mixes_new_events_coverage_and_reprints_as_stated() -> None:
     assert len({i.id for i in items}) == len({i.text for i in items}) == 1000
     again = synthetic.NewsFeed(5, reprint_share=0.1, coverage_share=0.3).take(3)
     assert [i.text for i in again] == [i.text for i in items[:3]]  # deterministic
+
+
+def test_a_text_without_names_or_numbers_keeps_dup_bands_and_its_copy_is_found() -> None:
+    from cleaner.stories import StoryIndex
+
+    text = " ".join(["the river rose over the old stone wall and the water ran down the lane"] * 6)
+    sig = sg.signature(text)
+    assert sg.strong_terms(sig) < sg.DUP_KEYS_BELOW_STRONG
+    assert len(sg.band_keys(sig, "duplicate")) == sg.DUP_BANDS
+    with StoryIndex(":memory:") as idx:
+        idx.add("a", text)
+        v = idx.add("b", text + " and then it stopped")
+    assert v.duplicate_of == "a"
