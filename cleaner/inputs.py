@@ -104,9 +104,14 @@ def to_text(raw: str | bytes, *, max_bytes: int = MAX_INPUT_BYTES, charset: str 
         raise InvalidArgumentError(f"expected str or bytes, got {type(raw).__name__}")
     if "\x00" in text[:8192] or len(_CONTROL.findall(text[:8192])) > _MAX_CONTROL_SHARE * min(len(text), 8192):
         raise BinaryInputError("input looks like binary data: too many control characters for text or HTML")
-    # Lone surrogates cannot be encoded anywhere downstream (lxml, JSON, SQLite).
-    text = text.encode("utf-8", "replace").decode("utf-8")
-    if not text.strip():
+    # Lone surrogates cannot be encoded anywhere downstream (lxml, JSON, SQLite). Only
+    # non-ASCII text can hold one, and a strict encode tells whether it does (no copy back).
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    if not text or text.isspace():
         raise EmptyInputError("input is empty or whitespace only")
     return text
 

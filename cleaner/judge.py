@@ -14,7 +14,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import lexicon as lx
 from .models import Block, Removal
@@ -92,7 +92,19 @@ MIN_PROMO_TOPIC_BLOCKS = 3
 #: Share of a block's characters inside links above which it is a link list.
 LINK_DENSE = 0.6
 
-_WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*")
+#: A word: letters and digits, inner apostrophes, dots and hyphens ("don't", "U.S.", "e-mail").
+#: Possessive (``++``, ``*+``): a word never gives characters back, which spares the engine
+#: its backtracking bookkeeping (tokenizing is the largest single cost per block).
+_WORD = re.compile(r"[^\W_]++(?:['’.\-][^\W_]++)*+")
+#: The same words in ASCII text, where the letters and digits are exactly [A-Za-z0-9]: a
+#: character range is quicker to test than the Unicode tables (1.4x; most paragraphs are ASCII).
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]++(?:['.\-][A-Za-z0-9]++)*+")
+#: Lower-casing a text and then finding its words gives its words lower-cased, except around
+#: two letters: "İ" lower-cases to "i" and a combining dot (which ends the word), and "Σ" to
+#: "ς" or "σ" by what stands next to it (the one letter whose lower case depends on context).
+#: Checked over every code point; tests/test_judge.py guards it.
+_DOTTED_CAPITAL_I = "\u0130"
+_CAPITAL_SIGMA = "\u03a3"
 _SENTENCE_END = tuple('.!?"”’\')…')
 _QUOTES = re.compile(r"[\"“”«»]|''")
 _LEADING_NUMBER = re.compile(r"^\W*(?:\d+[.)]|[•\-*–])\s")
@@ -107,6 +119,8 @@ _KEY_VALUE = re.compile(r"^[\w .'’/-]{1,30}:\s")
 _DIGIT = re.compile(r"\d")
 _MONEY = re.compile(r"[$€£%]")
 _PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+#: A promo phrase that makes an offer (a price, a discount, a free trial): ``advertising``.
+_OFFER = re.compile(r"[$€£%]|free|low\s+as|starting|coupon|code|off\b|required", re.I)
 _TRUNCATED = re.compile(r"(?:\.\.\.|…|\b\w+-)\s*$")
 
 
@@ -119,56 +133,99 @@ class Judgement:
     title: str | None
 
 
-@dataclass(frozen=True, slots=True)
+def _words(text: str) -> list[str]:
+    return (_ASCII_WORD if text.isascii() else _WORD).findall(text)
+
+
+def _lowering_moves_words(text: str) -> bool:
+    """Do the words of ``text.lower()`` differ from the lower-cased words of ``text``?"""
+    return _DOTTED_CAPITAL_I in text or _CAPITAL_SIGMA in text
+
+
+def _lower_words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased."""
+    if _lowering_moves_words(text):
+        return [w.lower() for w in _words(text)]
+    return _words(text.lower())  # one lower() for the text instead of one per word
+
+
+class _computed_once:
+    """A method turned into an attribute computed on first read, like
+    :class:`functools.cached_property` but without the lock that one takes on every first
+    read in Python 3.11 (twice the cost of most features here; a Shape is never shared
+    between threads)."""
+
+    def __init__(self, method: Callable[[Any], Any]) -> None:
+        self.method = method
+        self.name = method.__name__
+        self.__doc__ = method.__doc__
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.method(obj)
+        return value
+
+
 class Shape:
-    """Per-block features every signal reads; computed once per block."""
+    """Per-block features every signal reads, each computed at most once per block.
 
-    text: str
-    words: tuple[str, ...]
-    lower: tuple[str, ...]
-    n_words: int
-    stop_share: float
-    cap_share: float
-    ends_sentence: bool
-    has_quote: bool
-    link_density: float
-    kind: str
-    has_digit: bool = False
+    The word lists and what every block needs (length, stopword share, prose or not) are
+    computed up front; the rest on first use, because most signals stop at the word count
+    and never read them for a body paragraph."""
 
-    @property
-    def is_prose(self) -> bool:
-        return (self.n_words >= PROSE_MIN_WORDS and self.ends_sentence
-                and self.stop_share >= PROSE_MIN_STOP_SHARE)
+    def __init__(self, block: Block) -> None:
+        text = block.text
+        self.text = text
+        self.kind = block.kind
+        self.lower: tuple[str, ...] = tuple(_lower_words(text))
+        self.n_words = n = len(self.lower)
+        self.stop_share = self.count_of(lx.STOPWORDS) / n if n else 0.0
+        self.ends_sentence = text.rstrip().endswith(_SENTENCE_END)
+        self.link_density = min(1.0, block.link_chars / len(text)) if text else 0.0
+        self.is_prose = (n >= PROSE_MIN_WORDS and self.ends_sentence
+                         and self.stop_share >= PROSE_MIN_STOP_SHARE)
+        #: Short, no closing full stop: a headline, label, teaser link or tool.
+        self.headline_like = 0 < n <= MAX_HEADLINE_WORDS and not text.rstrip().endswith((".", ":", ",", ";"))
 
-    @property
-    def headline_like(self) -> bool:
-        """Short, no closing full stop: a headline, label, teaser link or tool."""
-        return 0 < self.n_words <= MAX_HEADLINE_WORDS and not self.text.rstrip().endswith((".", ":", ",", ";"))
+    def count_of(self, vocabulary: frozenset[str]) -> int:
+        """How many of the block's words (lower-cased) are in ``vocabulary``."""
+        if vocabulary.isdisjoint(self.lower):
+            return 0
+        return sum(map(vocabulary.__contains__, self.lower))
 
+    @_computed_once
+    def words(self) -> tuple[str, ...]:
+        """The words as written (most signals need only :attr:`lower`)."""
+        return tuple(_words(self.text))
 
-def shape_of(block: Block) -> Shape:
-    """Compute the features of one block."""
-    text = block.text
-    words = tuple(_WORD.findall(text))
-    lower = tuple(map(str.lower, words))
-    n = len(words)
-    stops = sum(map(lx.STOPWORDS.__contains__, lower))
-    initials = "".join([w[0] for w in words])
-    alpha = sum(map(str.isalpha, initials))
-    caps = sum(map(str.isupper, initials))
-    return Shape(
-        text=text,
-        words=words,
-        lower=lower,
-        n_words=n,
-        stop_share=stops / n if n else 0.0,
-        cap_share=caps / alpha if alpha else 0.0,
-        ends_sentence=text.rstrip().endswith(_SENTENCE_END),
-        has_quote=bool(_QUOTES.search(text)),
-        link_density=min(1.0, block.link_chars / len(text)) if text else 0.0,
-        kind=block.kind,
-        has_digit=bool(_DIGIT.search(text)),
-    )
+    @_computed_once
+    def cap_share(self) -> float:
+        """Share of the words starting with a letter that start with a capital."""
+        initials = "".join([w[0] for w in self.words])
+        alpha = sum(map(str.isalpha, initials))
+        caps = sum(map(str.isupper, initials))
+        return caps / alpha if alpha else 0.0
+
+    @_computed_once
+    def has_quote(self) -> bool:
+        return bool(_QUOTES.search(self.text))
+
+    @_computed_once
+    def has_digit(self) -> bool:
+        return bool(_DIGIT.search(self.text))
+
+    @_computed_once
+    def has_strong_promo(self) -> bool:
+        """An outright promotional phrase (``lexicon.PROMO_STRONG``)."""
+        return bool(lx.PROMO_STRONG.search(self.text))
+
+    @_computed_once
+    def title_key(self) -> str:
+        """The text as titles are compared (:func:`_norm_title`)."""
+        if _lowering_moves_words(self.text):
+            return _norm_title(self.text)
+        return " ".join(self.lower)  # the lower-cased text's words already
 
 
 # ---------------------------------------------------------------------------------------
@@ -240,7 +297,7 @@ def promo_score(s: Shape) -> tuple[float, bool]:
     plug = bool(lx.SHOW_PLUG.search(s.text)) if s.has_digit else False
     first = s.lower[0] if s.lower else ""
     imperative = first in lx.CTA_VERBS and not s.text[:1].islower()
-    you = sum(1 for w in s.lower if w in lx.SECOND_PERSON)
+    you = s.count_of(lx.SECOND_PERSON)
     question_to_reader = you > 0 and "?" in s.text
     evidence = [0.5] * min(len(strong), 3) + [0.3] * min(len(weak), 2)
     if plug:
@@ -263,7 +320,7 @@ def promo_score(s: Shape) -> tuple[float, bool]:
     elif s.n_words > 30 and not plug:
         # Long paragraphs mention subscriptions, apps, podcasts... as their subject.
         score *= 0.8 if s.n_words <= 60 else 0.6
-    offer = any(p for p in phrases if re.search(r"[$€£%]|free|low\s+as|starting|coupon|code|off\b|required", p, re.I))
+    offer = any(p for p in phrases if _OFFER.search(p))
     return min(score, 1.0), offer
 
 
@@ -326,10 +383,14 @@ def byline_score(s: Shape) -> float:
             return 0.75
         if content and agency / len(content) >= 0.5 and (s.cap_share >= 0.6 or agency / len(content) >= 0.75):
             return 0.75
-    if s.n_words <= 45 and _EMAIL.search(s.text) and re.search(
+    if s.n_words <= 45 and _has_email(s.text) and re.search(
             r"(?i)\b(?:reached|contact|e-?mail|writer|reporter|correspondent|editor|follow)\b", s.text):
         return 0.5  # a reporter's contact line: often kept as part of the article
     return 0.0
+
+
+def _has_email(text: str) -> bool:
+    return "@" in text and bool(_EMAIL.search(text))  # the "@" test spares most texts the scan
 
 
 def _has_date_tail(s: Shape) -> bool:
@@ -383,23 +444,29 @@ def link_list_score(s: Shape) -> float:
 
 def _content_vector(s: Shape) -> Counter[str]:
     """Content words of a block, capitalised (name-like) ones counted twice."""
-    vec: Counter[str] = Counter()
+    counts: dict[str, int] = {}  # a plain dict counts faster; the Counter is built once
     for i, (w, lw) in enumerate(zip(s.words, s.lower)):
         if len(lw) < 3 or lw in lx.STOPWORDS or lw.isdigit():
             continue
-        vec[lw] += 2 if (i > 0 and w[0].isupper()) else 1
-    return vec
+        counts[lw] = counts.get(lw, 0) + (2 if (i > 0 and w[0].isupper()) else 1)
+    return Counter(counts)
 
 
-def coherence(vec: Counter[str], total: Counter[str]) -> float:
-    """Cosine between a block and the rest of its article (``total`` minus the block)."""
+def coherence(vec: Counter[str], total: Counter[str], total_sq: int) -> float:
+    """Cosine between a block and the rest of its article (``total`` minus the block).
+
+    ``total_sq`` is the squared norm of ``total``: the rest's norm then only needs the
+    block's own words, not a pass over the article's whole vocabulary."""
     dot = 0.0
     norm_b = 0.0
+    norm_rest_sq = total_sq
     for w, c in vec.items():
-        rest = total[w] - c
+        t = total[w]
+        rest = t - c
         dot += c * rest
         norm_b += c * c
-    norm_rest_sq = sum((c - vec.get(w, 0)) ** 2 for w, c in total.items())
+        if t:  # in the rest, this word counts t - c times instead of t
+            norm_rest_sq += rest * rest - t * t
     if not norm_b or norm_rest_sq <= 0:
         return 1.0
     return dot / math.sqrt(norm_b * norm_rest_sq)
@@ -435,11 +502,12 @@ def off_topic_score(s: Shape, coh: float, novelty: float, n_prose_before: int, p
 
 
 def _norm_title(text: str) -> str:
-    return " ".join(_WORD.findall(text.lower()))
+    """Lower-cased words, one space apart."""
+    return " ".join(_words(text.lower()))
 
 
-def _same_title(a: str, b: str) -> bool:
-    na, nb = _norm_title(a), _norm_title(b)
+def _same_title(na: str, nb: str) -> bool:
+    """Are these two titles (as :func:`_norm_title` gives them) the same?"""
     if not na or not nb:
         return False
     if na == nb:
@@ -479,8 +547,9 @@ def _find_title(shapes: Sequence[Shape], title: str | None) -> tuple[str | None,
             verdicts[i] = (TITLE, 1.0)
             break
     if title:
+        title_key = _norm_title(title)
         for i in range(min(len(shapes), 6)):
-            if i not in verdicts and _same_title(shapes[i].text, title):
+            if i not in verdicts and _same_title(shapes[i].title_key, title_key):
                 verdicts[i] = (DUPLICATE_TITLE, 1.0)
         first_kept = next((i for i in range(head) if i not in verdicts), None)
         if (first_kept is not None and first_kept + 1 < len(shapes) and _is_label(shapes[first_kept])
@@ -501,7 +570,7 @@ def judge(blocks: Sequence[Block], *, title: str | None = None, favor: str = "ba
     HTML, so their kinds and link density are known (a teaser line must then be a link).
     """
     threshold = THRESHOLDS[favor]
-    shapes = [shape_of(b) for b in blocks]
+    shapes = [Shape(b) for b in blocks]
     n = len(shapes)
     title, header = _find_title(shapes, title)
 
@@ -551,7 +620,7 @@ def judge(blocks: Sequence[Block], *, title: str | None = None, favor: str = "ba
     for i, s in enumerate(shapes):
         if (i >= n - TAIL_BLOCKS and proposals[i][1] < threshold and s.n_words >= 15
                 and (promos[i][0] >= 0.3 or lx.TEASER_PHRASES.search(s.text) or _TRUNCATED.search(s.text[-24:]))):
-            coh = coherence(vocab.vecs[i], vocab.total)
+            coh = vocab.coherence(vocab.vecs[i])
             nov = name_novelty(s, vocab.total, vocab.vecs[i])
             score = off_topic_score(s, coh, nov, prose_before, promos[i][0])
             if score > proposals[i][1]:
@@ -614,7 +683,7 @@ def _promo_in_markup(s: Shape, promo: tuple[float, bool]) -> tuple[float, bool]:
     """On web pages, how-to and product text is full of "learn more", "get started": past a
     short line, only an outright pitch (newsletter, sign-up, inbox...) counts."""
     score, offer = promo
-    if score and s.n_words > MARKUP_WEAK_PROMO_WORDS and not lx.PROMO_STRONG.search(s.text):
+    if score and s.n_words > MARKUP_WEAK_PROMO_WORDS and not s.has_strong_promo:
         return min(score, MARKUP_STRUCTURE_CAP), offer
     return promo
 
@@ -626,7 +695,7 @@ def _weak_for_structure(best: tuple[str, float], s: Shape) -> bool:
     if reason in (DATELINE, BYLINE, CAPTION):
         return True
     if reason in (CALL_TO_ACTION, ADVERTISING) and not advert_marker_score(s):
-        return not lx.PROMO_STRONG.search(s.text)
+        return not s.has_strong_promo
     return False
 
 
@@ -636,23 +705,25 @@ class _Vocabulary:
 
     def __init__(self, shapes: Sequence[Shape]) -> None:
         self._shapes = shapes
-        self._vecs: list[Counter[str]] | None = None
-        self._total: Counter[str] | None = None
 
-    @property
+    @_computed_once
     def vecs(self) -> list[Counter[str]]:
-        if self._vecs is None:
-            self._vecs = [_content_vector(s) for s in self._shapes]
-        return self._vecs
+        return [_content_vector(s) for s in self._shapes]
 
-    @property
+    @_computed_once
     def total(self) -> Counter[str]:
-        if self._total is None:
-            total: Counter[str] = Counter()
-            for v in self.vecs:
-                total.update(v)
-            self._total = total
-        return self._total
+        total: Counter[str] = Counter()
+        for v in self.vecs:
+            total.update(v)
+        return total
+
+    @_computed_once
+    def total_sq(self) -> int:
+        return sum(c * c for c in self.total.values())
+
+    def coherence(self, vec: Counter[str]) -> float:
+        """:func:`coherence` of ``vec`` (one block's, or a run's) with the rest of the article."""
+        return coherence(vec, self.total, self.total_sq)
 
 
 def _spread_context(shapes: Sequence[Shape], proposals: list[tuple[str, float]],
@@ -663,28 +734,29 @@ def _spread_context(shapes: Sequence[Shape], proposals: list[tuple[str, float]],
     n = len(shapes)
     # Lines after a related-links label, up to the next prose paragraph.
     for i in range(n):
+        if not (proposals[i][0] in (RELATED, ADVERTISING) and proposals[i][1] >= 0.85):
+            continue
         # "Ads by X" / "Sponsored links" head a block of text ads; a bare "Advertisement"
         # marks one slot and heads nothing.
         header = related_header_score(shapes[i]) or (
             advert_marker_score(shapes[i]) and _AD_BLOCK_HEADER.search(shapes[i].text))
-        if proposals[i][0] in (RELATED, ADVERTISING) and proposals[i][1] >= 0.85 and header:
-            reason = proposals[i][0]
-            j = i + 1
-            while j < n and j <= i + 12:
-                s = shapes[j]
-                if s.is_prose or not s.headline_like or s.n_words > MAX_HEADLINE_WORDS or s.text.endswith("?"):
-                    break
-                if proposals[j][1] < threshold:
-                    proposals[j] = (reason, 0.75)
-                j += 1
+        if not header:
+            continue
+        reason = proposals[i][0]
+        j = i + 1
+        while j < n and j <= i + 12:
+            s = shapes[j]
+            if s.is_prose or not s.headline_like or s.n_words > MAX_HEADLINE_WORDS or s.text.endswith("?"):
+                break
+            if proposals[j][1] < threshold:
+                proposals[j] = (reason, 0.75)
+            j += 1
     # Lines of one promo: a doubtful block next to a sure call to action or ad.
     for _ in range(2):
         for i in range(n):
-            reason, score = proposals[i]
-            if score >= threshold or shapes[i].is_prose and shapes[i].n_words > 30:
-                continue
             own, offer = promos[i]
-            if own < 0.3 or shapes[i].has_quote:
+            if (own < 0.3 or proposals[i][1] >= threshold or shapes[i].is_prose and shapes[i].n_words > 30
+                    or shapes[i].has_quote):
                 continue
             for j in (i - 1, i + 1):
                 if (0 <= j < n and proposals[j][0] in (CALL_TO_ACTION, ADVERTISING) and proposals[j][1] >= 0.7
@@ -715,7 +787,7 @@ def _spread_context(shapes: Sequence[Shape], proposals: list[tuple[str, float]],
             j += 1
         need = MIN_TEASER_RUN + 1 if run and run[0] < first_prose else MIN_TEASER_RUN
         if (len(run) >= need and not _introduces_list(shapes, proposals, run[0] - 1, threshold)
-                and _run_coherence(run, vocab.vecs, vocab.total) < TEASER_RUN_COHERENCE):
+                and _run_coherence(run, vocab) < TEASER_RUN_COHERENCE):
             score = 0.7 if len(run) >= MIN_TEASER_RUN + 2 else 0.6
             for k in run:
                 proposals[k] = (RELATED, score)
@@ -728,7 +800,7 @@ def _is_key_value(text: str) -> bool:
     m = _KEY_VALUE.match(text)
     if not m:
         return False
-    value = _WORD.findall(text[m.end():])
+    value = _words(text[m.end():])
     if not value:
         return True
     digits = sum(1 for w in value if w[0].isdigit())
@@ -746,11 +818,11 @@ def _introduces_list(shapes: Sequence[Shape], proposals: Sequence[tuple[str, flo
     return text.endswith((":", "?")) or _is_key_value(text)
 
 
-def _run_coherence(run: Sequence[int], vecs: Sequence[Counter[str]], total: Counter[str]) -> float:
+def _run_coherence(run: Sequence[int], vocab: _Vocabulary) -> float:
     joined: Counter[str] = Counter()
     for k in run:
-        joined.update(vecs[k])
-    return coherence(joined, total)
+        joined.update(vocab.vecs[k])
+    return vocab.coherence(joined)
 
 
 def _teaser_line(s: Shape, markup: bool = False) -> bool:
@@ -758,4 +830,4 @@ def _teaser_line(s: Shape, markup: bool = False) -> bool:
         return False
     return (s.headline_like and 2 <= s.n_words <= 16 and not s.is_prose and not s.has_quote
             and not _LEADING_NUMBER.match(s.text) and not s.text.rstrip().endswith("?")
-            and not _EMAIL.search(s.text) and not _PHONE.search(s.text) and not _is_key_value(s.text))
+            and not _has_email(s.text) and not _PHONE.search(s.text) and not _is_key_value(s.text))

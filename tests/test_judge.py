@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaner import BoilerplateModel, clean
-from cleaner.judge import THRESHOLDS, judge
+from cleaner.judge import _WORD, THRESHOLDS, _lower_words, _norm_title, _words, judge
 from cleaner.models import Block
 from cleaner.segment import segment_text
 
@@ -324,3 +326,26 @@ def test_promo_words_that_run_through_an_html_page_are_its_subject():
     insert = [*NEWS[:4], paras[3], *NEWS[4:]]
     verdict = judge([Block(text=t, position=i) for i, t in enumerate(insert)], title=HEADLINE, markup=True)
     assert [r.text for r in verdict.removed] == [paras[3]]
+
+
+# The judge finds words with fast paths (an ASCII pattern, and words found in the lower-cased
+# text); they must find exactly what the general pattern finds.
+CASE_TRAPS = ["İstanbul İİ", "ΟΔΟΣ:ΑΒ and ΑΣ'Β", "Straße ǅemal ſo K", "don't U.S.-based e-mail’s 3.5", "ĲSSEL"]
+
+
+def _assert_same_words(text: str) -> None:
+    assert _words(text) == _WORD.findall(text)
+    assert _lower_words(text) == [w.lower() for w in _WORD.findall(text)]
+    assert _norm_title(text) == " ".join(_WORD.findall(text.lower()))
+
+
+@pytest.mark.parametrize("text", CASE_TRAPS)
+def test_fast_word_paths_find_the_same_words(text):
+    _assert_same_words(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ΣσςΑΒİIiıſKkǅaB1_'’.-: \u0345\u00ad\u0307")) | st.characters(),
+               max_size=24))
+def test_fast_word_paths_find_the_same_words_in_any_text(text):
+    _assert_same_words(text)
