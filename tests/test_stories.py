@@ -11,6 +11,7 @@ import pytest
 
 from cleaner.errors import ArticleExistsError, InvalidArgumentError, NotFoundError, StorageError
 from cleaner.stories import StoryIndex, open_storage, rule, synthetic
+from cleaner.stories import signatures as sg
 from cleaner.stories.signatures import band_keys, signature
 
 
@@ -266,3 +267,21 @@ def test_index_persists_across_reopen(tmp_path: Path, seed_texts: dict[str, str]
         assert idx.count() == 1
         assert idx.add(*items[1]).story_id == v.story_id
         assert idx.get_story(v.story_id).members == (items[0][0], items[1][0])
+
+
+def test_odd_unicode_gets_a_clear_answer_not_a_crash() -> None:
+    text = "The plot of 50 m² in Selbrim was sold to Kavendor Lomira for 120,000 euros."
+    with StoryIndex(":memory:") as idx:
+        assert idx.add("sq", text).duplicate_of is None  # "²" is a digit but not a number
+        lone = text + " \ud800"
+        assert sg.signature(lone).n_shingles  # a signature is made of any str
+        for call in (lambda: idx.add("lone", lone), lambda: idx.query(lone)):
+            with pytest.raises(InvalidArgumentError, match="surrogate"):
+                call()
+        with pytest.raises(InvalidArgumentError, match="surrogate"):
+            idx.add("id-\udc80", text)
+        with pytest.raises(InvalidArgumentError, match="surrogate"):
+            idx.add("src", text + " again", source="\ud800.example")
+        idx.add("meta", "Another report about Selbrim harbour fees.", meta={"note": "x\ud800"})
+        assert idx.get("meta").meta == {"note": "x\ud800"}  # type: ignore[union-attr]
+        assert idx.count() == 2

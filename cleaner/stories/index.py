@@ -63,14 +63,31 @@ def _check_id(value: object, what: str = "id") -> str:
     if len(value) > MAX_ID_CHARS:
         raise InvalidArgumentError(f"{what} is {len(value)} characters long; at most "
                                    f"{MAX_ID_CHARS} are accepted")
-    return value
+    return _check_unicode(value, what)
 
 
 def _check_text(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidArgumentError("text must be a non-empty string: pass the article's cleaned "
                                    "text (see cleaner.clean)")
-    return text
+    return _check_unicode(text, "text")
+
+
+def _check_source(source: object) -> str | None:
+    if source is not None and not isinstance(source, str):
+        raise InvalidArgumentError(f"source must be a string or None, got {type(source).__name__}")
+    return source if source is None else _check_unicode(source, "source")
+
+
+def _check_unicode(value: str, what: str) -> str:
+    # A lone surrogate (e.g. "\ud800" from a JSON escape) cannot be stored as UTF-8.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArgumentError(f"{what} holds a character that is not valid Unicode text "
+                                   f"(a lone surrogate at position {exc.start}); cleaner.clean "
+                                   f"removes such characters") from None
+    return value
 
 
 @contextmanager
@@ -145,8 +162,7 @@ class StoryIndex:
         """
         _check_id(id)
         _check_text(text)
-        if source is not None and not isinstance(source, str):
-            raise InvalidArgumentError(f"source must be a string or None, got {type(source).__name__}")
+        _check_source(source)
         if meta is not None and not isinstance(meta, dict):
             raise InvalidArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
         days = rule.parse_published(published)
@@ -178,8 +194,7 @@ class StoryIndex:
         """The verdict ``text`` would get, without inserting it (``id`` is "", and
         ``story_id`` is "" when it would start a new story)."""
         _check_text(text)
-        if source is not None and not isinstance(source, str):
-            raise InvalidArgumentError(f"source must be a string or None, got {type(source).__name__}")
+        _check_source(source)
         days = rule.parse_published(published)
         sig = signature(text, source)
         with _storage_errors(), self.storage.read() as cur:

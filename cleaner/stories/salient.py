@@ -10,7 +10,12 @@ from __future__ import annotations
 import functools
 import math
 import re
+import threading
+from collections.abc import Callable
+from itertools import repeat
 from typing import NamedTuple
+
+import numpy as np
 
 #: Word ranks (from .wordranks) at which a word's weight starts rising above the floor, and
 #: from which it counts as fully rare (unknown words, mostly names, are fully rare too).
@@ -64,7 +69,8 @@ _CONTRACTION_ENDS = ("'t", "’t", "'ll", "’ll", "'re", "’re", "'ve", "’ve
 
 # Tokenising: these characters end a sentence, line, quotation or clause (a capitalised word
 # after them may be an ordinary word), and these others merely separate words.
-_BREAKS = re.compile(r"[.!?:;\"“”\n|—–()\[\]{}<>]")
+_BREAK_CHARS = ".!?:;\"“”\n|—–()[]{}<>"
+_BREAKS = re.compile("[" + re.escape(_BREAK_CHARS) + "]")
 # Web addresses, e-mail addresses, handles and hashtags are not words of the story (and a
 # site's own address is on all its pages). Each kind is removed only when its cue is in the
 # text: the cheap substring tests and _MAYBE_DOMAIN spare most texts any removal, and a
@@ -99,8 +105,14 @@ def _strip_addresses(text: str) -> str:
 # Apostrophes and hyphens at the edge of a token are quotation marks or dashes.
 _EDGE_MARKS = "'’-"
 _SPACE_OUT_CHARS = ",/\\*&%$#@+=~^`_…•·«»‘\t\r\u00a0"
-_SPACE_OUT = str.maketrans({c: " " for c in _SPACE_OUT_CHARS})
-# str.translate is fast only on ASCII text; elsewhere one regex pass does the same.
+# On ASCII text one str.translate spaces those out and turns every break into a newline, so
+# str.splitlines() cuts the segments; the other ASCII characters splitlines() breaks at are
+# whitespace to str.split(), so spacing them out too changes no token.
+_SPLITLINES_ONLY = "\x0b\x0c\x1c\x1d\x1e"
+_SPACE_OUT_AND_BREAK = str.maketrans({**{c: " " for c in _SPACE_OUT_CHARS + _SPLITLINES_ONLY},
+                                      **{c: "\n" for c in _BREAK_CHARS}})
+# str.translate is fast only on ASCII text; elsewhere one regex pass spaces out, and _BREAKS
+# splits.
 _SPACE_OUT_PATTERN = re.compile("[" + re.escape(_SPACE_OUT_CHARS) + "]")
 _PARTS = re.compile(r"[-'’.]")
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -133,7 +145,7 @@ def word_weight(word: str) -> float:
 
 
 def _number_weight(tok: str) -> float:
-    if not tok.isdigit():  # "3-year-old", "2nd", "9mm": not a plain number
+    if not tok.isdecimal():  # "3-year-old", "2nd", "9mm", "²": not a plain number
         return 0.0
     value = int(tok)
     if value < MIN_NUMBER:
@@ -171,75 +183,193 @@ def _normalise(low: str) -> str:
 
 
 class Tokens(NamedTuple):
-    """A text's word and number tokens (original case, in order), and the distinct tokens
-    seen first in a sentence, line, quotation or parenthesis (``starts``) and elsewhere
-    (``mids``): a capitalised word only ever seen at a start may be an ordinary word."""
+    """A text's word and number tokens (original case, in order), and the positions of those
+    that open a sentence, line, quotation or parenthesis (``starts``): a capitalised word only
+    ever seen at a start may be an ordinary word."""
 
     toks: list[str]
-    starts: set[str]
-    mids: set[str]
-    distinct: set[str]
+    starts: list[int]
 
 
 def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` in one fast pass (translate, split), shared by shingling and salient
-    terms: tokenising dominates the cost of a signature."""
-    toks: list[str] = []
-    starts: set[str] = set()
-    mids: set[str] = set()
+    terms: tokenising is a large part of the cost of a signature."""
     text = _strip_addresses(text)
-    text = text.translate(_SPACE_OUT) if text.isascii() else _SPACE_OUT_PATTERN.sub(" ", text)
-    for seg in _BREAKS.split(text):
+    if text.isascii():
+        segments = text.translate(_SPACE_OUT_AND_BREAK).splitlines()
+    else:
+        segments = _BREAKS.split(_SPACE_OUT_PATTERN.sub(" ", text))
+    toks: list[str] = []
+    starts: list[int] = []
+    for seg in segments:
         ws = seg.split()
         if ws:
-            starts.add(ws[0])
-            if len(ws) > 1:
-                mids.update(ws[1:])
-            toks.extend(ws)
-    return Tokens(toks, starts, mids, starts | mids)
+            starts.append(len(toks))
+            toks += ws
+    return Tokens(toks, starts)
 
 
-# What each distinct token is, memoised on first sight (news vocabulary repeats) and cleared
-# when large, so memory stays bounded. One lookup per distinct token of a text: with a memo
-# of hundreds of thousands of tokens every lookup is a cache miss, so fewer passes matter more
-# than fewer Python steps.
-_MEMO_MAX = 300_000
-#: Token classes (first field of a memo entry).
-_OTHER, _NUMBER, _LOWER, _NAME = 0, 1, 2, 3
-#: token -> (class, term, weight, eligible):
-#: number: (_NUMBER, token, weight, False), for numbers of nonzero weight;
-#: lower-case word: (_LOWER, word, weight as a rare word or 0.0, False);
-#: capitalised word of 3+ letters: (_NAME, word, weight as a name, rare enough to count even
-#: when only ever seen at a sentence start); anything else: (_OTHER, "", 0.0, False).
-_memo: dict[str, tuple[int, str, float, bool]] = {}
-_NOTHING = (_OTHER, "", 0.0, False)
+#: Row flags of a TokenTable: the token scores as a term (a number, a rare lower-case word);
+#: it is a lower-case word (its term is then no name in this text); it is a name (a
+#: capitalised word of 3+ letters, not a common word), outright when rare, else only when
+#: also seen away from a start.
+_SCORED, _LOWER, _NAME, _NAME_IF_MID = 1, 2, 4, 8
+_NOTHING = (0, "", 0.0)
 
 
-def _learn(tok: str) -> tuple[int, str, float, bool]:
-    """Classify one token (and memoise it)."""
+def _classify(tok: str) -> tuple[int, str, float]:
+    """What one token is: (flags, term, weight); the weight of a name is its rarity, that of
+    a rare lower-case word is RARE_FACTOR times it."""
     low = tok.lower()
-    entry = _NOTHING
     if tok == low:
         c = low[0]
         if c.isdigit():
             w = _number_weight(low)
-            if w:
-                entry = (_NUMBER, tok, w, False)
-        elif c.isalpha() or c in _EDGE_MARKS:
+            return (_SCORED, tok, w) if w else _NOTHING
+        if c.isalpha() or c in _EDGE_MARKS:
             word = _normalise(low)
             if word:
                 w = word_weight(word)
-                rare = len(word) >= 3 and w >= RARE_MIN_WEIGHT and word not in _COMMON
-                entry = (_LOWER, word, w * RARE_FACTOR if rare else 0.0, False)
-    else:
-        bare = tok.lstrip(_EDGE_MARKS) if tok[0] in _EDGE_MARKS else tok
-        if bare and bare[0].isupper():
-            word = _normalise(low)
-            if len(word) >= 3 and word not in _COMMON:
-                w = word_weight(word)
-                entry = (_NAME, word, w, w >= RARE_MIN_WEIGHT)
-    _memo[tok] = entry
-    return entry
+                if len(word) >= 3 and w >= RARE_MIN_WEIGHT and word not in _COMMON:
+                    return _LOWER | _SCORED, word, w * RARE_FACTOR
+                return _LOWER, word, 0.0
+        return _NOTHING
+    bare = tok.lstrip(_EDGE_MARKS) if tok[0] in _EDGE_MARKS else tok
+    if bare and bare[0].isupper():
+        word = _normalise(low)
+        if len(word) >= 3 and word not in _COMMON:
+            w = word_weight(word)
+            return (_NAME if w >= RARE_MIN_WEIGHT else _NAME_IF_MID), word, w
+    return _NOTHING
+
+
+#: A TokenTable starts afresh past this many rows (news vocabulary repeats, so a table this
+#: size keeps nearly every token of a feed; memory stays at a few tens of MB).
+TABLE_ROWS = 400_000
+#: Rows allocated at first; the columns double as they fill.
+_FIRST_ROWS = 1 << 12
+
+
+class _Rows:
+    """One generation of a TokenTable: the row of each token, and its columns."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.strings: list[str] = []
+        self.flags = np.zeros(_FIRST_ROWS, np.uint8)
+        self.term = np.zeros(_FIRST_ROWS, np.intp)  # row of the token's term
+        self.weight = np.zeros(_FIRST_ROWS, np.float64)
+        self.key = np.zeros(_FIRST_ROWS, np.uint64)
+
+    def append(self, tok: str, flags: int, term: int, weight: float, key: int) -> int:
+        row = len(self.strings)
+        if row == self.flags.shape[0]:
+            for name in ("flags", "term", "weight", "key"):
+                old = getattr(self, name)
+                new = np.zeros(2 * row, old.dtype)
+                new[:row] = old
+                setattr(self, name, new)
+        self.flags[row] = flags
+        self.term[row] = row if term < 0 else term
+        self.weight[row] = weight
+        self.key[row] = key
+        self.strings.append(tok)
+        self.index[tok] = row  # last: a reader that finds the row finds its columns filled
+        return row
+
+
+class SalientTerms(NamedTuple):
+    """A tokenised text as rows of a TokenTable: the caller's key of each token (in order),
+    and the distinct salient terms (rows, sorted), their keys and weights."""
+
+    token_keys: np.ndarray  # uint64[len(toks)]
+    rows: np.ndarray  # intp[k]
+    term_keys: np.ndarray  # uint64[k]
+    weights: np.ndarray  # float64[k]
+    strings: list[str]  # the table's tokens by row
+
+    def terms(self) -> list[str]:
+        """The terms themselves (lower-case), in the order of ``rows``."""
+        return list(map(self.strings.__getitem__, self.rows.tolist()))
+
+
+class TokenTable:
+    """What each token seen so far is (salient class, term, weight) and ``key(token)`` (a
+    hash of the caller's, e.g. the word hash of signatures), one row per token in numpy
+    columns. A text then costs one dict lookup per token (a memo of hundreds of thousands of
+    tokens misses the CPU caches, so the number of lookups is what counts) and a few array
+    operations over its rows. Every term is a row too (its key is ``key(term)``).
+
+    Safe to share between threads: readers take no lock, learning a new token takes one, and
+    a full table is replaced, not emptied, under readers that still use it."""
+
+    def __init__(self, key: Callable[[str], int] | None = None, max_rows: int = TABLE_ROWS) -> None:
+        self._key = key
+        self._max_rows = max_rows
+        self._lock = threading.Lock()
+        self._rows = _Rows()
+
+    def lookup(self, toks: list[str]) -> tuple[_Rows, np.ndarray]:
+        """The table generation in use and the row of each token, learning new tokens."""
+        rows = self._rows
+        if len(rows.strings) > self._max_rows:
+            with self._lock:
+                if self._rows is rows:
+                    self._rows = _Rows()
+                rows = self._rows
+        ids = np.fromiter(map(rows.index.get, toks, repeat(-1)), np.intp, len(toks))
+        if toks and ids.min() < 0:
+            miss = np.flatnonzero(ids < 0).tolist()
+            new = [toks[i] for i in miss]
+            if self._key is not None:
+                for tok in new:  # an unhashable token fails before any is learnt
+                    self._key(tok)
+            with self._lock:
+                ids[miss] = [self._learn(rows, tok) for tok in new]
+        return rows, ids
+
+    def _learn(self, rows: _Rows, tok: str) -> int:
+        row = rows.index.get(tok)
+        if row is not None:
+            return row
+        flags, term, weight = _classify(tok)
+        term_row = self._learn(rows, term) if flags and term != tok else -1
+        return rows.append(tok, flags, term_row, weight, self._key(tok) if self._key else 0)
+
+    def keys(self, toks: list[str]) -> np.ndarray:
+        """``key`` of each token, in order (uint64)."""
+        rows, ids = self.lookup(toks)
+        return rows.key[ids]
+
+    def salient(self, tokens: Tokens, source: str | None = None) -> SalientTerms:
+        """Salient terms of a tokenised text; see salient_from_tokens."""
+        rows, ids = self.lookup(tokens.toks)
+        flags = rows.flags[ids]
+        allowed = np.full(ids.shape[0], _NAME | _NAME_IF_MID, np.uint8)
+        allowed[tokens.starts] = _NAME  # at a start, only a rare name is one
+        name_ids = ids[np.flatnonzero(flags & allowed)]
+        names = rows.term[name_ids]
+        name_weights = rows.weight[name_ids]
+        if names.shape[0]:
+            lower = rows.term[ids[flags & _LOWER != 0]]
+            if lower.shape[0]:  # a name the text also writes in lower case is no name
+                lower.sort()  # (np.unique is ten times slower than a sort here)
+                at = np.minimum(np.searchsorted(lower, names), lower.shape[0] - 1)
+                keep = lower[at] != names
+                names, name_weights = names[keep], name_weights[keep]
+        scored = ids[flags & _SCORED != 0]
+        terms = np.concatenate((rows.term[scored], names))
+        weights = np.concatenate((rows.weight[scored], name_weights))
+        for word in source_words(source):
+            row = rows.index.get(word)
+            if row is not None:
+                keep = terms != row
+                terms, weights = terms[keep], weights[keep]
+        terms, first = np.unique(terms, return_index=True)
+        return SalientTerms(rows.key[ids], terms, rows.key[terms], weights[first], rows.strings)
+
+
+_TABLE = TokenTable()
 
 
 def salient_terms(text: str, source: str | None = None) -> dict[str, float]:
@@ -255,28 +385,7 @@ def salient_from_tokens(tokens: Tokens, source: str | None = None) -> dict[str, 
     at the start of a line, with "police" elsewhere, is not a name); weighted by rarity.
     Numbers: see NUMBER_WEIGHT. Rare words: lower-case words of weight >= RARE_MIN_WEIGHT.
     Words of the outlet's name (``source``) are neither. Each distinct token is classified
-    once (memoised), which keeps this cheap.
+    once (memoised in a TokenTable), which keeps this cheap.
     """
-    if len(_memo) > _MEMO_MAX:
-        _memo.clear()
-    mids = tokens.mids
-    get = _memo.get
-    out: dict[str, float] = {}
-    lower_seen: set[str] = set()
-    names: dict[str, float] = {}
-    for tok in tokens.distinct:
-        kind, term, w, eligible = get(tok) or _learn(tok)
-        if kind == _LOWER:
-            lower_seen.add(term)
-            if w:
-                out[term] = w
-        elif kind == _NAME:
-            if eligible or tok in mids:
-                names[term] = w
-        elif kind == _NUMBER:
-            out[term] = w
-    for word in names.keys() - lower_seen:
-        out[word] = names[word]
-    for word in source_words(source):
-        out.pop(word, None)
-    return out
+    found = _TABLE.salient(tokens, source)
+    return dict(zip(found.terms(), found.weights.tolist()))

@@ -213,7 +213,8 @@ class Storage(ABC):
         """Store an article: its row, its text and its band keys. ``days`` is ``published``
         as :func:`.rule.parse_published` reads it (kept so candidates need no parsing)."""
         try:
-            meta_json = json.dumps(meta, ensure_ascii=False) if meta is not None else None
+            # ASCII escapes: any str survives the round trip, a lone surrogate included.
+            meta_json = json.dumps(meta) if meta is not None else None
         except (TypeError, ValueError) as exc:
             raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
         pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
