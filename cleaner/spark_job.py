@@ -168,11 +168,11 @@ def score(later: str, later_sig: bytes, later_days: float | None, earlier: str, 
           earlier_days: float | None) -> tuple[str, str, float, float, float] | None:
     """Score one candidate pair as the index does (the new article first); None under the
     rule's floor (the rule ignores such pairs, so dropping them changes nothing)."""
-    from cleaner.stories.rule import PAIR_FLOOR, score_pair
+    from cleaner.stories.rule import score_pair
     from cleaner.stories.signatures import Signature
 
     s = score_pair(Signature.from_bytes(later_sig), Signature.from_bytes(earlier_sig), later_days, earlier_days)
-    if not s.is_duplicate and s.story < PAIR_FLOOR:
+    if not s.worth_keeping:
         return None
     return earlier, later, s.dup, s.containment, s.story
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -65,6 +65,16 @@ TIME_FLOOR = 0.45
 
 
 
+def _is_duplicate(dup: Any, containment: Any) -> Any:
+    # One pair (floats: a bool) or many (arrays: a bool array).
+    return (dup >= DUP_JACCARD) | ((containment >= DUP_CONTAINMENT) & (dup >= DUP_MIN_JACCARD))
+
+
+def _worth_keeping(dup: Any, containment: Any, story: Any) -> Any:
+    # Pairs the rule can act on: copies, and story scores from PAIR_FLOOR up.
+    return _is_duplicate(dup, containment) | (story >= PAIR_FLOOR)
+
+
 @dataclass(frozen=True, slots=True)
 class PairScore:
     """The scores of one pair of articles."""
@@ -75,8 +85,12 @@ class PairScore:
 
     @property
     def is_duplicate(self) -> bool:
-        return self.dup >= DUP_JACCARD or (self.containment >= DUP_CONTAINMENT
-                                           and self.dup >= DUP_MIN_JACCARD)
+        return bool(_is_duplicate(self.dup, self.containment))
+
+    @property
+    def worth_keeping(self) -> bool:
+        """Whether the rule can act on this pair (a batch job may drop the others)."""
+        return bool(_worth_keeping(self.dup, self.containment, self.story))
 
 
 def parse_published(value: str | None) -> float | None:
@@ -149,13 +163,9 @@ class BatchScores:
     containment: np.ndarray
     story: np.ndarray
 
-    def is_duplicate(self) -> np.ndarray:
-        return (self.dup >= DUP_JACCARD) | ((self.containment >= DUP_CONTAINMENT)
-                                            & (self.dup >= DUP_MIN_JACCARD))
-
     def worth_keeping(self) -> np.ndarray:
-        """Pairs the rule can act on (duplicates and story scores from PAIR_FLOOR up)."""
-        return self.is_duplicate() | (self.story >= PAIR_FLOOR)
+        """Pairs the rule can act on (as :attr:`PairScore.worth_keeping`)."""
+        return _worth_keeping(self.dup, self.containment, self.story)
 
     def pair(self, i: int) -> PairScore:
         return PairScore(dup=float(self.dup[i]), containment=float(self.containment[i]),

@@ -321,10 +321,7 @@ class TokenTable:
         if toks and ids.min() < 0:
             miss = np.flatnonzero(ids < 0).tolist()
             new = [toks[i] for i in miss]
-            if self._key is not None:
-                for tok in new:  # an unhashable token fails before any is learnt
-                    self._key(tok)
-            with self._lock:
+            with self._lock:  # a key that fails leaves only whole rows learnt
                 ids[miss] = [self._learn(rows, tok) for tok in new]
         return rows, ids
 

@@ -24,7 +24,7 @@ from . import signatures as sg
 #: 2: article texts in their own table (``texts``), so that the rows read for candidates
 #: (``articles``: ids, story, signature) stay compact; publication days stored as numbers.
 #: 3: band keys as capped posting lists (``postings``: one row per key) instead of one row per
-#: (key, article): a lookup reads 40 rows, not 40 index scans.
+#: (key, article): a lookup reads one row per band key, not one index scan per key.
 SCHEMA_VERSION = "3"
 #: At most this many candidates are scored per article: those sharing the most band keys.
 #: Bounds the cost of an add when band keys are common (a big index, boilerplate that slipped
@@ -170,11 +170,8 @@ class Storage(ABC):
         uniq = sorted(set(keys))
         if not uniq:
             return []
-        found: list[bytes] = []
-        for chunk in iter_chunks(uniq, MAX_SQL_PARAMS):
-            marks = ",".join("?" * len(chunk))
-            found += [bytes(r[0]) for r in self._exec(
-                cur, f"SELECT pks FROM postings WHERE ns = ? AND key IN ({marks})", (ns, *chunk))]
+        found = [bytes(r[0]) for r in self._rows_in(
+            cur, "SELECT pks FROM postings WHERE ns = ? AND key IN ({marks})", uniq, ns)]
         if not found:
             return []
         pks, shared = np.unique(np.frombuffer(b"".join(found), POSTING_DTYPE), return_counts=True)
@@ -182,23 +179,25 @@ class Storage(ABC):
         pks, shared = pks[ok], shared[ok]
         # Most shared keys first, then the most recent (highest pk); keep MAX_CANDIDATES.
         best = np.lexsort((-pks, -shared))[:MAX_CANDIDATES]
-        chosen = sorted(pks[best].tolist())
+        # Chunks of ascending pks, each ordered: the rows come in insertion order. Both drivers
+        # give ints for pk and bytes for the BLOB/BYTEA.
+        return self._rows_in(cur, "SELECT pk, id, story, duplicate_of, days, sig FROM articles "
+                                  "WHERE pk IN ({marks}) ORDER BY pk", sorted(pks[best].tolist()))
+
+    def _rows_in(self, cur: Any, sql: str, values: Sequence[Any], *before: Any) -> list[Any]:
+        """All rows of ``sql``, whose ``{marks}`` is an IN list of ``values`` (bound after the
+        parameters ``before``), run over chunks of MAX_SQL_PARAMS values."""
         rows: list[Any] = []
-        for chunk in iter_chunks(chosen, MAX_SQL_PARAMS):
-            marks = ",".join("?" * len(chunk))
-            rows += self._exec(cur, "SELECT pk, id, story, duplicate_of, days, sig FROM articles "
-                                    f"WHERE pk IN ({marks}) ORDER BY pk", chunk).fetchall()
-        return rows  # both drivers give ints for pk and bytes for the BLOB/BYTEA
+        for chunk in iter_chunks(values, MAX_SQL_PARAMS):
+            rows += self._exec(cur, sql.format(marks=",".join("?" * len(chunk))),
+                               (*before, *chunk)).fetchall()
+        return rows
 
     def roots_in_stories(self, cur: Any, ns: int, stories: Sequence[str]) -> dict[str, int]:
         """Number of distinct copies (members that are not duplicates) of each story (read
         from the (ns, story, duplicate_of) index alone)."""
-        if not stories:
-            return {}
-        marks = ",".join("?" * len(stories))
-        rows = self._exec(
-            cur, f"SELECT story, COUNT(*) FROM articles WHERE ns = ? AND story IN ({marks}) "
-                 f"AND duplicate_of IS NULL GROUP BY story", (ns, *stories)).fetchall()
+        rows = self._rows_in(cur, "SELECT story, COUNT(*) FROM articles WHERE ns = ? AND story "
+                                  "IN ({marks}) AND duplicate_of IS NULL GROUP BY story", stories, ns)
         return {r[0]: int(r[1]) for r in rows}
 
     @abstractmethod
