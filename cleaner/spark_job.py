@@ -18,8 +18,8 @@ Steps (each a library call, none re-implemented here):
    ``groupByKey`` on band keys gives the candidate pairs (each article meets a key's
    ``PER_KEY_LIMIT`` latest earlier articles), and each article keeps its ``MAX_CANDIDATES``
    earlier candidates sharing the most keys, as the index does;
-4. each pair is **scored** (:func:`cleaner.stories.rule.score_pair`) where the signatures
-   are; pairs under the rule's noise floor are dropped;
+4. each article is **scored** against its candidates (:func:`cleaner.stories.rule.score_batch`)
+   where the signatures are; pairs under the rule's noise floor are dropped;
 5. the scored pairs are collected on the driver and the **clustering rule** is replayed in
    input order (:func:`cleaner.stories.rule.replay`): the same decisions the CLI's story index
    takes, article by article;
@@ -164,17 +164,27 @@ def top_candidates(group: tuple[str, Iterable[tuple[str, int, Pos]]], limit: int
         yield earlier, later
 
 
-def score(later: str, later_sig: bytes, later_days: float | None, earlier: str, earlier_sig: bytes,
-          earlier_days: float | None) -> tuple[str, str, float, float, float] | None:
-    """Score one candidate pair as the index does (the new article first); None under the
-    rule's floor (the rule ignores such pairs, so dropping them changes nothing)."""
-    from cleaner.stories.rule import score_pair
-    from cleaner.stories.signatures import Signature
+def score(later: str, later_sig: bytes, later_days: float | None,
+          earlier: Iterable[tuple[str, bytes, float | None]]
+          ) -> Iterator[tuple[str, str, float, float, float]]:
+    """Score one article against all its candidates (``(id, sig, days)`` of each) as the index
+    does, new article first, and yield the pairs worth keeping (the rule ignores the others,
+    so dropping them changes nothing). Stories are decided later, on the driver, so for the
+    spread weighting each candidate counts as a story of its own (the index counts the
+    candidates' actual stories; see README "On Spark")."""
+    import numpy as np
 
-    s = score_pair(Signature.from_bytes(later_sig), Signature.from_bytes(earlier_sig), later_days, earlier_days)
-    if not s.worth_keeping:
-        return None
-    return earlier, later, s.dup, s.containment, s.story
+    from cleaner.stories.rule import score_batch
+    from cleaner.stories.signatures import Signature, SignatureBatch
+
+    cands = list(earlier)
+    if not cands:
+        return
+    batch = score_batch(Signature.from_bytes(later_sig), SignatureBatch.from_bytes([c[1] for c in cands]),
+                        later_days, [c[2] for c in cands], np.arange(len(cands)))
+    for i in np.flatnonzero(batch.worth_keeping()).tolist():
+        s = batch.pair(i)
+        yield cands[i][0], later, s.dup, s.containment, s.story
 
 
 # --------------------------------------------------------------------------- driver
@@ -303,12 +313,12 @@ def _stories(sc: Any, lines: Any, partitions: int) -> dict[str, tuple[str | None
     ranked = (counted.map(lambda kv: (kv[0][1], (kv[0][0], kv[1], fb.value[kv[0][0]])))
               .groupByKey(partitions)
               .flatMap(lambda g: top_candidates(g, MAX_CANDIDATES, MIN_SHARED_BANDS)))
-    # (earlier, later): attach the earlier article's signature, then the later one's, then score.
+    # (earlier, later): attach the earlier article's signature, gather each later article's
+    # candidates, attach its own signature, then score it against all of them at once.
     with_earlier = ranked.join(sigs, partitions).map(lambda kv: (kv[1][0], (kv[0], *kv[1][1])))
-    scored = with_earlier.join(sigs, partitions).map(
-        lambda kv: score(kv[0], kv[1][1][0], kv[1][1][1], kv[1][0][0], kv[1][0][1], kv[1][0][2]))
-    pairs = {(a, b): PairScore(dup=d, containment=c, story=s)
-             for a, b, d, c, s in scored.filter(lambda x: x is not None).collect()}
+    scored = with_earlier.groupByKey(partitions).join(sigs, partitions).flatMap(
+        lambda kv: score(kv[0], kv[1][1][0], kv[1][1][1], kv[1][0]))
+    pairs = {(a, b): PairScore(dup=d, containment=c, story=s) for a, b, d, c, s in scored.collect()}
     sigs.unpersist()
     signed.unpersist()
     cleaned.unpersist()

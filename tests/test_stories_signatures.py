@@ -64,6 +64,45 @@ def test_score_pair_is_symmetric_and_separates_copies_coverage_and_other_events(
     assert far.story == pytest.approx(coverage.story * rule.TIME_FLOOR)
 
 
+def _terms_sig(terms: dict[int, float]) -> sg.Signature:
+    """A signature holding only these salient terms (term hash -> weight), no shingles."""
+    keys = sorted(terms)
+    weights = np.array([round(terms[k] * sg.WEIGHT_SCALE) for k in keys], np.uint8)
+    empty = np.full(sg.DUP_NUM_PERM, 0xFFFFFFFF, np.uint32)
+    return sg.Signature(dup=empty, salient=empty[:sg.SALIENT_NUM_PERM], n_shingles=0,
+                        terms=np.array(keys, np.uint32), term_weights=weights)
+
+
+def test_one_shared_rare_name_alone_never_makes_one_story() -> None:
+    city, a_only, b_only = 1, range(10, 13), range(20, 23)
+    a = _terms_sig({city: 1.0, **{t: 1.0 for t in a_only}})
+    b = _terms_sig({city: 1.0, **{t: 1.0 for t in b_only}})
+    assert rule.score_pair(a, b).story == 0.0  # 1 of 4 rare terms would otherwise score 0.25
+    c = _terms_sig({city: 1.0, 10: 0.2, **{t: 1.0 for t in b_only}})  # and a little more
+    assert rule.score_pair(a, c).story > rule.STORY_JOIN
+
+
+def test_a_term_held_by_candidates_of_several_stories_weighs_less() -> None:
+    # a and b: one event (victim 10, 11) in a city (1) whose police chief (2) is in every story.
+    a = _terms_sig({1: 1.0, 2: 1.0, 10: 1.0, 11: 1.0, 30: 0.5})
+    b = _terms_sig({1: 1.0, 2: 1.0, 10: 1.0, 11: 1.0, 31: 0.5})
+    others = [_terms_sig({1: 1.0, 2: 1.0, 40 + 3 * i: 1.0, 41 + 3 * i: 1.0}) for i in range(4)]
+    batch = sg.SignatureBatch.from_signatures([b, *others])
+    factors = rule.spread_factors(a, batch, [0, 1, 2, 3, 4])
+    city, chief, victim = (int(np.searchsorted(a.terms, t)) for t in (1, 2, 10))
+    held_by_all = 1 / (1 + rule.SPREAD_WEIGHT * np.log(1 + 5 - rule.SPREAD_FREE))  # 5 stories
+    assert factors[victim] == 1.0 and factors[city] == factors[chief] == pytest.approx(held_by_all)
+    alone = rule.score_batch(a, batch).story
+    spread = rule.score_batch(a, batch, stories=[0, 1, 2, 3, 4]).story
+    assert (spread[1:] < alone[1:]).all()  # the other stories score less, and the event
+    assert spread[0] / spread[1:].max() > 1.3 * alone[0] / alone[1:].max()  # stands out more
+    # Candidates of one story (the event's own coverage) discount nothing.
+    same = rule.score_batch(a, batch, stories=[7] * 5).story
+    assert np.array_equal(same, alone)
+    with pytest.raises(InvalidArgumentError, match="one label per candidate"):
+        rule.score_batch(a, batch, stories=[0, 1])
+
+
 def test_replay_gives_the_index_decisions(seed_texts: dict[str, str]) -> None:
     rng = random.Random(6)
     events = [synthetic.make_event(rng) for _ in range(3)]

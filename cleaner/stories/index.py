@@ -1,7 +1,8 @@
 """``StoryIndex``: add articles, get their verdict (story, original copy, matches), persistently.
 
 Each :meth:`StoryIndex.add` computes the signature outside any transaction, then in ONE write
-transaction: looks up LSH candidates, scores them (:func:`.rule.score_pair`), applies the
+transaction: looks up LSH candidates, scores them (:func:`.rule.score_batch`, with the
+candidates' stories for the spread weighting), applies the
 clustering rule (:func:`.rule.decide`), and stores the article, its signature, its band keys
 and its story membership. A crash before the commit leaves nothing; after it, everything.
 """
@@ -141,8 +142,10 @@ class StoryIndex:
         story_of: dict[str, str] = {}
         root_of: dict[str, str] = {}
         if cands:
+            labels: dict[str, int] = {}
+            stories = [labels.setdefault(c[2], len(labels)) for c in cands]
             batch = rule.score_batch(sig, SignatureBatch.from_bytes([c[5] for c in cands]), days,
-                                     [c[4] for c in cands])
+                                     [c[4] for c in cands], stories)
             # Only pairs the rule can act on become PairScores (the others change no decision).
             for i in np.flatnonzero(batch.worth_keeping()).tolist():
                 _pk, cid, story, dup_of, _days, _sig = cands[i]
