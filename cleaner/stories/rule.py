@@ -177,12 +177,16 @@ def _spread(a: Signature, others: SignatureBatch, pos: np.ndarray, hit: np.ndarr
     if labels.shape != (len(others),):
         raise InvalidArgumentError(f"stories must hold one label per candidate ({len(others)}), "
                                    f"got shape {labels.shape}")
-    story = np.unique(labels, return_inverse=True)[1].astype(np.int64)
-    n_stories = int(story.max()) + 1
-    # Distinct (term, story) pairs, then the number of stories holding each term.
-    held = np.unique(pos[hit] * n_stories + story[owner[hit]])
-    spread = np.bincount(held // n_stories, minlength=k).astype(np.float64)
-    return 1.0 / (1.0 + SPREAD_WEIGHT * np.log1p(np.maximum(0.0, spread - SPREAD_FREE)))
+    if labels.dtype.kind in "iu" and labels.min() >= 0 and labels.max() < labels.shape[0]:
+        story = labels  # already small labels (the index numbers stories 0, 1, ...)
+    else:
+        story = np.unique(labels, return_inverse=True)[1]
+    # Which (term, story) pairs occur, then the number of stories holding each term: a
+    # (terms x stories) table of flags, at most MAX_SALIENT_TERMS x candidates.
+    held = np.zeros((k, int(story.max()) + 1), np.bool_)
+    held[pos[hit], story[owner[hit]]] = True
+    spread = np.count_nonzero(held, axis=1)
+    return 1.0 / (1.0 + SPREAD_WEIGHT * np.log1p(np.maximum(0, spread - SPREAD_FREE)))
 
 
 def _overlaps(a: Signature, others: SignatureBatch,
