@@ -21,6 +21,7 @@ from werkzeug.routing import BaseConverter
 from cleaner import clean
 from cleaner.errors import ArticleExistsError, CleanerError
 from cleaner.stories import IndexedArticle
+from cleaner.stories.rule import story_date
 
 from . import audit, metrics
 from .config import MAX_ARTICLE_ID_CHARS, MAX_STORIES_PAGE, DEFAULT_STORIES_PAGE
@@ -210,9 +211,10 @@ def _index_one(art: ArticleInput, field_prefix: str = "") -> tuple[int, dict[str
         raise ApiError(422, "no_article", "no article text is left after cleaning; nothing to index",
                        field=field_prefix + art.content_type)
     meta_ = {"cleaned": cleaned}
+    published = story_date(art.published, cleaned.get("date"))
     try:
         with indexes().writing():
-            verdict = idx.add(art_id, text, source=art.source, published=art.published, meta=meta_)
+            verdict = idx.add(art_id, text, source=art.source, published=published, meta=meta_)
     except ArticleExistsError:
         # Another request with this id won the race; answer with what it stored.
         existing = idx.get(art_id)
@@ -225,7 +227,7 @@ def _index_one(art: ArticleInput, field_prefix: str = "") -> tuple[int, dict[str
     metrics.ARTICLES_INDEXED.inc()
     audit.note_articles(art_id)
     # Built from what was just stored (no second read); GET /v1/articles/{id} returns the same.
-    stored = IndexedArticle(id=art_id, text=text, source=art.source, published=art.published, meta=meta_,
+    stored = IndexedArticle(id=art_id, text=text, source=art.source, published=published, meta=meta_,
                             story_id=verdict.story_id, duplicate_of=verdict.duplicate_of, matches=verdict.matches)
     return 201, _article_view(stored)
 

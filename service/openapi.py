@@ -121,7 +121,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
                                    "description": "The outlet"},
                         "published": {"type": ["string", "null"], "maxLength": 64,
                                       "description": "ISO 8601 publication date or date-time, "
-                                                     "e.g. 2024-05-01 or 2024-05-01T12:00:00Z"},
+                                                     "e.g. 2024-05-01 or 2024-05-01T12:00:00Z; "
+                                                     "when absent, the date the page states"},
                     },
                     "oneOf": [{"required": ["html"]}, {"required": ["text"]}],
                 },

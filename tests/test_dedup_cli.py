@@ -83,6 +83,25 @@ def test_dedup_records_yields_in_input_order_with_errors() -> None:
     assert "ArticleExistsError" in rows[3]["error"]
 
 
+def test_records_are_dated_by_published_else_date_else_the_page() -> None:
+    from cleaner.stories.batch import clean_records
+
+    body = "".join(f"<p>{p}</p>" for p in synthetic_paragraphs())
+    page = (f"<html><head><meta property='article:published_time' content='2021-06-02'></head>"
+            f"<body><article>{body}</article></body></html>")
+    text = "\n\n".join(synthetic_paragraphs())
+    records = [{"id": "p", "text": text, "published": "2021-06-01", "date": "1999-01-01"},
+               {"id": "d", "text": text + " Again.", "date": "2021-06-03"},
+               {"id": "h", "html": page}, {"id": "n", "text": text + " Once more."}]
+    got = {rec["id"]: art["published"] for rec, art, _err in clean_records(records)}
+    assert got == {"p": "2021-06-01", "d": "2021-06-03", "h": "2021-06-02", "n": None}
+
+
+def synthetic_paragraphs() -> list[str]:
+    rng = random.Random(3)
+    return synthetic.report(rng, synthetic.make_event(rng)).split("\n\n")
+
+
 def test_dedup_help_and_usage_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     res = runner.invoke(main, ["dedup", "--help"])

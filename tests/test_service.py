@@ -262,6 +262,16 @@ def test_add_article_returns_verdict_and_cleaned_fields(client: FlaskClient, key
     assert got.status_code == 200 and got.get_json() == body
 
 
+def test_html_article_without_published_is_dated_as_the_page_states(client: FlaskClient,
+                                                                    keys: dict[str, str]) -> None:
+    dated = HTML_PAGE.replace("<head>", "<head><meta property='article:published_time' content='2024-03-07'>")
+    body = client.post("/v1/articles", json={"html": dated, "id": "h1"}, headers=auth(keys["a"])).get_json()
+    assert body["date"] == "2024-03-07" and body["published"] == "2024-03-07"
+    given = client.post("/v1/articles", json={"html": dated, "id": "h2", "published": "2024-03-09"},
+                        headers=auth(keys["a"])).get_json()
+    assert given["published"] == "2024-03-09"  # the caller's date wins
+
+
 def test_add_article_without_id_gets_a_fresh_one(client: FlaskClient, keys: dict[str, str]) -> None:
     first = add(client, keys["a"]).get_json()
     second = add(client, keys["a"]).get_json()

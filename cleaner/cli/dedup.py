@@ -57,7 +57,9 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
     """Group the articles of INPUT.jsonl (or - for stdin) into stories and flag copies.
 
     Each input line is {"id", "text"} or {"id", "html"}, with optional "source" (outlet or
-    host) and "published" (ISO date). Recurring site furniture is learnt from the batch
+    host) and "published" (ISO date; "date" is read when it is absent, and an HTML page
+    without either is dated as the page states: dates keep apart same-type events of one
+    city). Recurring site furniture is learnt from the batch
     itself and removed before comparing. Writes {"id", "story_id", "duplicate_of"} per line,
     in input order (duplicate_of is null for the first of its copies); a bad line gets
     {"id", "error"}, is reported on stderr, and the run goes on.

@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 
 from ..errors import CleanerError, InvalidArgumentError, NoArticleError
+from .rule import story_date
 
 #: Records buffered per window: enough for a source's furniture to recur min_docs times in
 #: one window on a typical crawl, small enough (a few hundred MB at most) to stay in memory.
@@ -94,8 +95,10 @@ def _record_fields(rec: Any) -> tuple[str, str, str, str | None, str | None]:
     if source is not None and not isinstance(source, str):
         raise InvalidArgumentError('"source" must be a string or null')
     published = rec.get("published")
+    if published is None:  # the field name of many crawls and data sets
+        published = rec.get("date")
     if published is not None and not isinstance(published, str):
-        raise InvalidArgumentError('"published" must be an ISO date string or null')
+        raise InvalidArgumentError('"published" (or "date") must be an ISO date string or null')
     return rid, raw, kind, source, published
 
 
@@ -108,16 +111,22 @@ def clean_with_model(raw: str, kind: str, source: str | None, model: Any) -> str
     """Clean one record with a fitted boilerplate model; the model's line filter is applied
     again to the cleaned text, so furniture goes even where the judge kept it. Raises
     NoArticleError when nothing but furniture is left (a paywall or notice page)."""
+    return clean_with_date(raw, kind, source, model)[0]
+
+
+def clean_with_date(raw: str, kind: str, source: str | None, model: Any) -> tuple[str, str | None]:
+    """:func:`clean_with_model`, and the publication date the page states (HTML only)."""
     from ..pipeline import clean
 
-    text = clean(raw, content_type=kind, boilerplate=model, source=source).text
+    article = clean(raw, content_type=kind, boilerplate=model, source=source)
+    text = article.text
     if not text.strip():
         raise NoArticleError("no article text left after cleaning (the input is only a headline, "
                              "a label or boilerplate)")
     stripped = model.strip(source, text) if model is not None else text
     if not stripped.strip():
         raise NoArticleError("only site furniture left after removing the source's recurring lines")
-    return stripped
+    return stripped, article.date
 
 
 def clean_records(records: Iterable[Any], *, window: int = DEFAULT_WINDOW, model: Any = None
@@ -152,7 +161,8 @@ def clean_records(records: Iterable[Any], *, window: int = DEFAULT_WINDOW, model
                 continue
             rid, raw, kind, source, published = f
             try:
-                text = clean_with_model(raw, kind, source, model)
+                text, page_date = clean_with_date(raw, kind, source, model)
+                published = story_date(published, page_date)
             except CleanerError as exc:
                 done.append((rec, None, exc))
                 continue
@@ -177,7 +187,9 @@ def clean_records(records: Iterable[Any], *, window: int = DEFAULT_WINDOW, model
 
 def dedup_records(records: Iterable[Any], *, index: Any = None, window: int = DEFAULT_WINDOW
                   ) -> Iterator[dict[str, Any]]:
-    """Clean and index records ``{"id", "text"|"html", "source"?, "published"?}``; yield
+    """Clean and index records ``{"id", "text"|"html", "source"?, "published"?}`` (``"date"``
+    is read when ``"published"`` is absent; an HTML page without either is dated as the page
+    states); yield
     ``{"id", "story_id", "duplicate_of"}`` per record in input order, or ``{"id", "error"}``
     for a record that cannot be used (bad fields, no article text, an id seen before).
 
