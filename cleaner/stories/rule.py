@@ -48,8 +48,8 @@ DUP_MIN_JACCARD = 0.2
 DUP_MIN_SHINGLES = 15
 #: Average story score (over a story's distinct copies) needed to join it. 0.10 since the
 #: spread weighting (SPREAD_WEIGHT) made cross-story scores lower: on stories-dev, pairwise F1
-#: of GVA .818 -> .844, BASIL .904 -> .942, ECB+ .780 -> .777 (0.12 with no spread weighting);
-#: 0.09 and 0.11 score within .02 of 0.10.
+#: of GVA .818 -> .843, BASIL .904 -> .942, ECB+ .780 -> .799 (with MIN_SHARED_WEIGHT; before:
+#: 0.12 and neither rule); 0.09 and 0.11 score within .02 of 0.10.
 STORY_JOIN = 0.10
 #: The average divides by (number of roots) ** LINK_EXPONENT: 1 is plain average link; lower
 #: values let big stories accept an article that matches only part of them.
