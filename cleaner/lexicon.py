@@ -228,9 +228,13 @@ CAPTION_MARKER = re.compile(
 CAPTION_HINT = re.compile(
     r"(?i)\b(?:pictured|seen\s+here|is\s+shown|are\s+shown|poses?\s+for|file\s+photo)\b"
 )
-#: Positions of people in a photo (", second from left,"): rare outside captions.
+#: Positions of people in a photo (", second from left,", "(L)"): rare outside captions.
 CAPTION_POSITION = re.compile(
-    r"(?i:,\s*(?:left|right|center|centre|second\s+from\s+(?:left|right)|top|bottom)\s*[,)])|\s\((?:L-R|R-L|l-r)\)\s"
+    r"(?i:,\s*(?:left|right|center|centre|second\s+from\s+(?:left|right)|top|bottom)\s*[,)])"
+    r"|\s\((?:L-R|R-L|l-r)\)\s"
+    # Wire-photo shorthand after a name, then the verb: "Lee Carsley (R) jumps", "(2nd L)"; not
+    # the (C) and (R) of copyright and trademark lines, which a number, symbol or name follows.
+    r"|[A-Z][\w'’.-]*\s\((?:[LRC]|(?:2nd|3rd|\d+th)\s+[LR])\)\s+[a-z]"
 )
 #: A block that is only a web address: a link left behind by a text ad or a source line.
 BARE_URL = re.compile(r"(?i)^\W*(?:https?://|www\.)\S+\W*$|^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}(?:/\S*)?$")
