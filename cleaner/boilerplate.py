@@ -86,11 +86,11 @@ def line_keys(line: str) -> tuple[int, ...]:
     return (_hash("e", exact), _hash("t", template))
 
 
-def _lines(text: str) -> Iterator[str]:
+def _lines(text: str, content_type: str | None = None) -> Iterator[str]:
     # Imported here: segmentation and extraction belong to the cleaner, which imports us.
     from .inputs import sniff_content_type
 
-    if sniff_content_type(text) == "html":
+    if (content_type or sniff_content_type(text)) == "html":
         from .extract import extract_html
 
         ext = extract_html(text)
@@ -153,9 +153,12 @@ class BoilerplateModel:
                 continue
         return model
 
-    def add(self, source: str | None, text: str) -> None:
-        """Count one more article of ``source``."""
-        self.add_lines(source, _lines(text))
+    def add(self, source: str | None, text: str, content_type: str | None = None) -> None:
+        """Count one more article of ``source``: HTML or plain text as ``content_type`` says
+        ("html" or "text"), sniffed when None."""
+        if content_type not in (None, "html", "text"):
+            raise InvalidArgumentError(f'content_type must be "html", "text" or None; got {content_type!r}')
+        self.add_lines(source, _lines(text, content_type))
 
     def add_lines(self, source: str | None, lines: Iterable[str]) -> None:
         """Count one more article of ``source``, given as its lines (blocks)."""

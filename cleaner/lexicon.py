@@ -232,9 +232,10 @@ CAPTION_HINT = re.compile(
 CAPTION_POSITION = re.compile(
     r"(?i:,\s*(?:left|right|center|centre|second\s+from\s+(?:left|right)|top|bottom)\s*[,)])"
     r"|\s\((?:L-R|R-L|l-r)\)\s"
-    # Wire-photo shorthand after a name, then the verb: "Lee Carsley (R) jumps", "(2nd L)"; not
-    # the (C) and (R) of copyright and trademark lines, which a number, symbol or name follows.
-    r"|[A-Z][\w'’.-]*\s\((?:[LRC]|(?:2nd|3rd|\d+th)\s+[LR])\)\s+[a-z]"
+    # Wire-photo shorthand after a name, then the verb: "Tom Fisher (2nd L) walks". Not a bare
+    # "(R)", "(L)" or "(C)": after a name that is mostly a party ("Sen. Jane Doe (R) said"), and
+    # elsewhere a trademark or copyright mark.
+    r"|[A-Z][\w'’.-]*\s\((?:2nd|3rd|\d+th)\s+(?:from\s+)?[LR]\)\s+[a-z]"
 )
 #: A block that is only a web address: a link left behind by a text ad or a source line.
 BARE_URL = re.compile(r"(?i)^\W*(?:https?://|www\.)\S+\W*$|^[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,6}(?:/\S*)?$")

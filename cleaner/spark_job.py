@@ -112,7 +112,7 @@ def clean_texts(group: tuple[str | None, Iterable[dict[str, Any]]]) -> Iterator[
     model = BoilerplateModel()
     for r in items:
         try:
-            model.add(source, r["text"])
+            model.add(source, r["text"], "text")
         except CleanerError:
             pass
     for r in items:

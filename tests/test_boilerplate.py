@@ -75,6 +75,21 @@ def test_html_articles_are_learned_from_their_extracted_text():
     assert m.is_boilerplate("s", "Sign up for our morning newsletter and never miss a local headline again.")
 
 
+def test_text_declared_as_text_is_not_parsed_as_html(caplog):
+    # A scrape whose first paragraph kept its <p> tag is text: counted line by line, with no
+    # trip through the HTML extractor (which would log errors and see other lines).
+    furniture = "Sign up for our morning newsletter and never miss a local headline again."
+    m = BoilerplateModel()
+    for i in range(4):
+        first, second = EVENTS[i]
+        m.add("s", f"<p>{first}</p>\n\n{second}\n\n{furniture}", "text")
+    assert m.docs("s") == 4 and m.is_boilerplate("s", furniture)
+    assert m.score("s", f"<p>{EVENTS[0][0]}</p>") < 0.5
+    assert not [r for r in caplog.records if r.name.startswith("trafilatura")]
+    with pytest.raises(InvalidArgumentError, match="content_type"):
+        m.add("s", "text", "pdf")
+
+
 def test_json_round_trip_keeps_judgements(model):
     again = BoilerplateModel.from_json(model.to_json())
     line = "Copyright 2017 Example News. All rights reserved."

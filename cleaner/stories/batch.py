@@ -151,7 +151,7 @@ def clean_records(records: Iterable[Any], *, window: int = DEFAULT_WINDOW, model
         for _rec, f in parsed:
             if isinstance(f, tuple):
                 try:
-                    model.add(f[3], f[1])
+                    model.add(f[3], f[1], f[2])  # as declared: text that opens with <p> is text
                 except CleanerError:
                     pass
         done: list[tuple[Any, Any, BaseException | None]] = []
