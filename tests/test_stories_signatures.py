@@ -7,6 +7,8 @@ import random
 import numpy as np
 import pytest
 from datasketch import MinHash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleaner.errors import InvalidArgumentError
 from cleaner.stories import StoryIndex, rule, synthetic
@@ -101,6 +103,22 @@ def test_a_term_held_by_candidates_of_several_stories_weighs_less() -> None:
     assert np.array_equal(same, alone)
     with pytest.raises(InvalidArgumentError, match="one label per candidate"):
         rule.score_batch(a, batch, stories=[0, 1])
+
+
+_TERM_SETS = st.dictionaries(st.integers(1, 40), st.sampled_from([0.05, 0.2, 0.5, 1.0]), min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=_TERM_SETS, others=st.lists(_TERM_SETS, min_size=1, max_size=8), data=st.data())
+def test_spread_scores_stay_in_range_and_depend_only_on_which_candidates_share_a_story(a, others, data) -> None:
+    sa, batch = _terms_sig(a), sg.SignatureBatch.from_signatures([_terms_sig(o) for o in others])
+    labels = data.draw(st.lists(st.integers(0, 3), min_size=len(others), max_size=len(others)))
+    got = rule.score_batch(sa, batch, stories=labels).story
+    assert ((got >= 0) & (got <= 1 + 1e-9)).all()
+    renamed = [f"story-{9 - x}" for x in labels]  # any labels, same grouping: same scores
+    assert np.allclose(rule.score_batch(sa, batch, stories=renamed).story, got)
+    factors = rule.spread_factors(sa, batch, labels)
+    assert ((factors > 0) & (factors <= 1)).all()
 
 
 def test_replay_gives_the_index_decisions(seed_texts: dict[str, str]) -> None:
