@@ -273,12 +273,12 @@ def score_batch(a: Signature, others: SignatureBatch, published_a: float | None 
 
 
 def score_many(a: Signature, others: Sequence[Signature], published_a: float | None = None,
-               published_others: Sequence[float | None] | None = None,
-               stories: Sequence[int] | None = None) -> list[PairScore]:
-    """The scores of ``a`` with each of ``others`` as PairScores (see :func:`score_batch`)."""
+               published_others: Sequence[float | None] | None = None) -> list[PairScore]:
+    """The scores of ``a`` with each of ``others``, each pair on its own (no spread weighting),
+    as PairScores (see :func:`score_batch`)."""
     if not others:
         return []
-    b = score_batch(a, SignatureBatch.from_signatures(others), published_a, published_others, stories)
+    b = score_batch(a, SignatureBatch.from_signatures(others), published_a, published_others)
     return [PairScore(dup=x, containment=c, story=st)
             for x, c, st in zip(b.dup.tolist(), b.containment.tolist(), b.story.tolist())]
 
