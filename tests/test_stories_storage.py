@@ -129,6 +129,23 @@ def test_threads_share_one_index(tmp_path: Path) -> None:
         assert len(idx.stories(limit=100)) == 4  # each thread's copies form one story
 
 
+def test_close_never_waits_for_a_checkpoint_that_wants_the_write_lock(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The checkpoint thread takes the write lock for every WAL restart; with a restart on
+    # every round (every millisecond), close() used to deadlock when it joined the thread
+    # while holding that lock. Each close must finish.
+    from cleaner.stories import sqlite as sqlite_mod
+
+    monkeypatch.setattr(sqlite_mod, "CHECKPOINT_EVERY_S", 0.001)
+    monkeypatch.setattr(sqlite_mod, "CHECKPOINT_RESTART_PAGES", -1)
+    for i in range(15):
+        idx = StoryIndex(str(tmp_path / "c.db"))
+        idx.add(f"a{i}", f"Council meeting number {i} on the Riverside budget with Mayor Okafor.")
+        closer = threading.Thread(target=idx.close, daemon=True)
+        closer.start()
+        closer.join(timeout=10)
+        assert not closer.is_alive(), f"close() hung on round {i}"
+
+
 def test_open_storage_rejects_an_empty_target() -> None:
     with pytest.raises(InvalidArgumentError):
         open_storage("")

@@ -166,11 +166,13 @@ class SQLiteStorage(Storage):
         return int(cur.lastrowid)
 
     def close(self) -> None:
+        # The checkpoint thread takes self._lock for its WAL restarts: stop (join) it without
+        # holding the lock, or a close() racing a restart would wait for it forever.
         with self._lock:
-            if self._checkpointer is not None:
-                if self._checkpointer.pid == os.getpid():
-                    self._checkpointer.stop()
-                self._checkpointer = None
+            ck, self._checkpointer = self._checkpointer, None
+        if ck is not None and ck.pid == os.getpid():
+            ck.stop()
+        with self._lock:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
