@@ -41,6 +41,10 @@ MIN_TEMPLATE_WORDS = 4
 #: in names are reprinted content (a wire story), not furniture.
 MAX_TEMPLATE_WORDS = 60
 
+#: Lines of at least this many words are paragraphs of a story: an article whose every such
+#: paragraph was counted already is a copy and is not counted again (see add_lines).
+COPY_MIN_WORDS = 15
+
 _WORD = re.compile(r"[^\W_]+(?:['’.-][^\W_]+)*", re.UNICODE)
 _DIGITS = re.compile(r"\d+")
 
@@ -105,10 +109,20 @@ def _lines(text: str, content_type: str | None = None) -> Iterator[str]:
                 yield line
 
 
+def _check(source: object, text: object, what: str) -> None:
+    if source is not None and not isinstance(source, str):
+        raise InvalidArgumentError(f"source must be a string or None; got {type(source).__name__}")
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{what} must be a str; got {type(text).__name__}")
+
+
 @dataclass
 class _SourceCounts:
     docs: int = 0
     keys: Counter[int] = field(default_factory=Counter)
+    # Hashes of the line sets counted in this process (exact copies are skipped); not
+    # serialised.
+    fingerprints: set[int] = field(default_factory=set)
 
 
 class BoilerplateModel:
@@ -138,6 +152,9 @@ class BoilerplateModel:
         records still yields a model.
         """
         model = cls(min_docs=min_docs, min_share=min_share)
+        if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+            raise InvalidArgumentError(f"fit() takes an iterable of (source, text) pairs; got "
+                                       f"{type(items).__name__}")
         for item in items:
             try:
                 source, text = item
@@ -158,16 +175,43 @@ class BoilerplateModel:
         ("html" or "text"), sniffed when None."""
         if content_type not in (None, "html", "text"):
             raise InvalidArgumentError(f'content_type must be "html", "text" or None; got {content_type!r}')
+        _check(source, text, "text")
         self.add_lines(source, _lines(text, content_type))
 
     def add_lines(self, source: str | None, lines: Iterable[str]) -> None:
-        """Count one more article of ``source``, given as its lines (blocks)."""
+        """Count one more article of ``source``, given as its lines (blocks).
+
+        A copy of an article already counted is not counted again (three copies of one story
+        would otherwise make the whole story "recurring furniture"): an exact copy (the same
+        set of lines), or a copy with other furniture, whose every paragraph of
+        COPY_MIN_WORDS or more words was seen before in this source and holds at least half
+        of its words. A new article always brings paragraphs of its own."""
         keys: set[int] = set()
+        exact: set[str] = set()  # the lines as written (numbers too): exact copies meet
+        words = seen_words = 0
+        counts = self._sources.get(source)
+        long_lines = long_seen = 0
         for line in lines:
-            keys.update(line_keys(line))
+            found = line_keys(line)
+            if not found:
+                continue
+            keys.update(found)
+            exact.add(" ".join(line.split()))
+            n = len(_WORD.findall(line))
+            words += n
+            if n >= COPY_MIN_WORDS:
+                long_lines += 1
+                if counts is not None and found[0] in counts.keys:
+                    long_seen += 1
+                    seen_words += n
         if not keys:  # nothing readable: counting it would only dilute the shares
             return
         counts = self._sources[source]
+        fingerprint = hash(frozenset(exact))
+        if fingerprint in counts.fingerprints or (
+                long_lines and long_seen == long_lines and 2 * seen_words >= words):
+            return
+        counts.fingerprints.add(fingerprint)
         counts.docs += 1
         counts.keys.update(keys)
 
@@ -180,6 +224,7 @@ class BoilerplateModel:
     def score(self, source: str | None, line: str) -> float:
         """Share of the source's articles that contain this line (by either key), or 0.0 when
         it recurs in fewer than ``min_docs`` of them."""
+        _check(source, line, "line")
         counts = self._sources.get(source)
         if not counts or counts.docs < self.min_docs:
             return 0.0
@@ -195,6 +240,7 @@ class BoilerplateModel:
 
     def strip(self, source: str | None, text: str) -> str:
         """Plain ``text`` without its boilerplate lines (paragraph breaks kept)."""
+        _check(source, text, "text")
         out: list[str] = []
         for para in re.split(r"\n[ \t]*\n", text):
             lines = [ln for ln in para.split("\n") if ln.strip() and not self.is_boilerplate(source, ln)]
@@ -228,7 +274,8 @@ class BoilerplateModel:
                 counts = model._sources[entry["source"]]
                 counts.docs = int(entry["docs"])
                 counts.keys.update({int(k): int(n) for k, n in entry["keys"].items()})
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError,
+                RecursionError) as exc:
             raise InvalidArgumentError(f"not a boilerplate model: {exc}") from None
         return model
 

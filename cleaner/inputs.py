@@ -34,6 +34,7 @@ _HTML_SNIFF = re.compile(
 # above which decoded "text" is really binary data.
 _MAX_CONTROL_SHARE = 0.05
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _declared_charset(head: bytes) -> str | None:
@@ -43,11 +44,23 @@ def _declared_charset(head: bytes) -> str | None:
             name = m.group(1).decode("ascii", "ignore").strip().lower()
             if name in ("utf8",):
                 name = "utf-8"
-            try:
-                return codecs.lookup(name).name
-            except LookupError:
-                return None
+            found = text_codec(name)
+            # A declaration readable as ASCII cannot be right about UTF-16 or UTF-32 (the
+            # bytes would not spell it); as the HTML standard says, such pages are UTF-8.
+            if found is not None and found.startswith(("utf-16", "utf-32", "utf_16", "utf_32")):
+                return "utf-8"
+            return found
     return None
+
+
+def text_codec(name: str) -> str | None:
+    """Python's name of a text encoding, or None (unknown, or a bytes-to-bytes codec such as
+    base64 or zlib, or str-to-str like rot13)."""
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    return info.name if getattr(info, "_is_text_encoding", True) else None
 
 
 def decode(raw: bytes, *, charset: str | None = None) -> str:
@@ -62,10 +75,10 @@ def decode(raw: bytes, *, charset: str | None = None) -> str:
             raise DecodeError(f"input has a UTF-16 byte order mark but does not decode as UTF-16: {exc}") from None
     candidates: list[str] = []
     if charset:
-        try:
-            candidates.append(codecs.lookup(charset).name)
-        except LookupError:
-            raise InvalidArgumentError(f"unknown charset {charset!r}") from None
+        name = text_codec(charset)
+        if name is None:
+            raise InvalidArgumentError(f"unknown charset {charset!r} (not a text encoding)")
+        candidates.append(name)
     declared = _declared_charset(raw[:4096])
     if declared:
         candidates.append(declared)
@@ -110,7 +123,11 @@ def to_text(raw: str | bytes, *, max_bytes: int = MAX_INPUT_BYTES, charset: str 
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            text = text.encode("utf-8", "replace").decode("utf-8")
+            text = _SURROGATE.sub("", text)
+    # Stray control characters (a NUL deep in a page, terminal escapes) are not text: drop them,
+    # so no output carries them (PostgreSQL's text type cannot even store a NUL).
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
     if not text or text.isspace():
         raise EmptyInputError("input is empty or whitespace only")
     return text

@@ -26,6 +26,24 @@ def _host(url: str | None) -> str | None:
         return None
 
 
+def _check_options(*, url: object, source: object, charset: object, boilerplate: object,
+                   max_bytes: object) -> None:
+    """InvalidArgumentError naming the first keyword argument of clean() of the wrong type."""
+    from .boilerplate import BoilerplateModel
+    from .inputs import text_codec
+
+    for name, value in (("url", url), ("source", source), ("charset", charset)):
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgumentError(f"{name} must be a string or None; got {type(value).__name__}")
+    if isinstance(charset, str) and text_codec(charset) is None:
+        raise InvalidArgumentError(f"unknown charset {charset!r} (not a text encoding)")
+    if boilerplate is not None and not isinstance(boilerplate, BoilerplateModel):
+        raise InvalidArgumentError(f"boilerplate must be a BoilerplateModel or None; got "
+                                   f"{type(boilerplate).__name__}")
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
+        raise InvalidArgumentError(f"max_bytes must be a positive integer; got {max_bytes!r}")
+
+
 def clean(
     raw: str | bytes,
     *,
@@ -49,6 +67,7 @@ def clean(
     """
     if favor not in FAVORS:
         raise InvalidArgumentError(f"favor must be one of {', '.join(FAVORS)}; got {favor!r}")
+    _check_options(url=url, source=source, charset=charset, boilerplate=boilerplate, max_bytes=max_bytes)
     text = to_text(raw, max_bytes=max_bytes, charset=charset)
     kind = resolve_content_type(text, content_type)
     meta: dict[str, str | None] = {"title": None, "author": None, "date": None, "sitename": None,

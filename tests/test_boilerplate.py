@@ -117,3 +117,11 @@ def test_bad_parameters_are_refused(kwargs, match):
 def test_fit_refuses_items_that_are_not_pairs():
     with pytest.raises(InvalidArgumentError, match="pairs"):
         BoilerplateModel.fit(["just a string"])  # type: ignore[list-item]
+
+
+def test_copies_of_one_article_count_once():
+    # Four copies of one article are one article: none of its lines is furniture.
+    text = _article(0)
+    model = BoilerplateModel.fit([("example.com", text)] * 4)
+    assert model.docs("example.com") == 1
+    assert not model.is_boilerplate("example.com", EVENTS[0][0])

@@ -93,3 +93,48 @@ def test_html_without_article_is_no_article_error():
 def test_utf16_bom_with_broken_body_is_decode_error():
     with pytest.raises(DecodeError):
         clean(b"\xff\xfe" + b"\x00\xd8")  # a lone high surrogate in UTF-16-LE
+
+
+@pytest.mark.parametrize("kwargs", [{"url": 5}, {"url": b"http://x"}, {"source": ["a"]}, {"charset": 5},
+                                    {"boilerplate": "x"}, {"max_bytes": None}, {"max_bytes": -1},
+                                    {"charset": "rot13"}, {"charset": "base64"}])
+def test_keyword_arguments_of_the_wrong_type_are_invalid_argument_errors(kwargs):
+    from cleaner import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError):
+        clean("The council approved the budget on Tuesday after a long debate. " * 5, **kwargs)
+
+
+def test_many_wrapped_lines_clean_in_linear_time():
+    # One paragraph of many hard-wrapped lines used to cost quadratic time (each line was
+    # searched for its open end over the whole paragraph so far). Compared with a run ten
+    # times smaller, so a slow machine does not matter.
+    def run(n: int) -> float:
+        start = time.perf_counter()
+        clean("hi\n" * n)
+        return time.perf_counter() - start
+
+    small, big = run(20_000), run(200_000)
+    assert big < 30 * max(small, 0.01)
+
+
+def test_text_of_too_many_paragraphs_is_refused_not_exhausting_memory():
+    from cleaner.segment import MAX_BLOCKS
+
+    with pytest.raises(InputTooLargeError):
+        clean("ab\n\n" * (MAX_BLOCKS + 1))
+
+
+def test_a_declared_utf16_charset_on_ascii_bytes_is_read_as_utf8():
+    body = ("<p>The city council voted on Tuesday to approve a new budget for the library and the "
+            "parks department, officials said after the meeting.</p>") * 3
+    for declared in ("utf-16", "utf-16le", "utf-32"):
+        page = f'<html><head><meta charset="{declared}"></head><body><article>{body}</article></body></html>'
+        assert clean(page.encode()).text.startswith("The city council voted")
+
+
+def test_control_characters_and_lone_surrogates_are_dropped_from_text():
+    art = "The city council voted on Tuesday to approve a new budget for the library, officials said. " * 5
+    for raw in ("word " * 2000 + "\x00 hello " + art, "\x01\x02" + art, "caf\udfffe " + art):
+        text = clean(raw).text
+        assert not any(ch in text for ch in "\x00\x01\x02\udfff?")

@@ -63,6 +63,23 @@ def test_shared_site_furniture_does_not_make_different_stories_duplicates(tmp_pa
     assert len({ln["story_id"] for ln in lines}) == 5
 
 
+def test_several_exact_copies_in_one_source_are_duplicates_not_furniture(tmp_path: Path) -> None:
+    # Three or more copies of one page of a source must not teach the boilerplate model that
+    # the whole story is recurring furniture (which turned every copy into an error).
+    rng = random.Random(9)
+    bodies = [synthetic.report(rng, synthetic.make_event(rng), sentences=6) for _ in range(4)]
+    records = [{"id": f"p{i}", "source": "valley.example",
+                "text": f"{_FURNITURE_HEAD}\n\n{b}\n\n{_FURNITURE_TAIL}"} for i, b in enumerate(bodies)]
+    records += [dict(records[0], id=f"copy{i}") for i in range(3)]
+    code, lines, _ = _run(tmp_path, records)
+    assert code == 0, lines
+    by_id = {ln["id"]: ln for ln in lines}
+    assert all("error" not in ln for ln in lines)
+    assert [by_id[f"copy{i}"]["duplicate_of"] for i in range(3)] == ["p0"] * 3
+    assert by_id["p0"]["duplicate_of"] is None
+    assert len({by_id[f"p{i}"]["story_id"] for i in range(4)}) == 4
+
+
 def test_dedup_adds_to_a_persistent_index(tmp_path: Path, seed_texts: dict[str, str]) -> None:
     db = tmp_path / "idx.db"
     items = list(seed_texts.items())
