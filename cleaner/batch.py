@@ -30,6 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Container, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -92,6 +93,11 @@ _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
 
 class UsageError(InvalidArgumentError):
     """A batch cannot start as asked (a missing path, an unsupported file, a bad option)."""
+
+
+class OutputError(Exception):
+    """Writing the output failed mid-run (a full disk, a vanished folder): the batch stops,
+    and what was written so far stays (``--resume`` finishes it once the cause is fixed)."""
 
 
 # --------------------------------------------------------------------------- inputs
@@ -569,6 +575,37 @@ def clean_stream(
 # --------------------------------------------------------------------------- output
 
 
+def _os_reason(exc: OSError) -> str:
+    """The system's words for a failed file operation ("No space left on device")."""
+    return exc.strerror or str(exc)
+
+
+def _make_folder(folder: str, output: str) -> None:
+    """Create ``folder`` (and its parents) for ``output``, or raise :class:`UsageError`
+    saying why not: a file in the way, no permission, a read-only system folder."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        # makedirs reports a file in the way as "File exists": name the file instead.
+        blocker = folder
+        while blocker and not os.path.exists(blocker):
+            blocker = os.path.dirname(blocker)
+        reason = f"{blocker} is a file, not a folder" if os.path.isfile(blocker) else _os_reason(exc)
+        raise UsageError(f"cannot write {output}: {reason}") from None
+
+
+@contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Turn a failed write into :class:`OutputError` naming the output. A closed pipe
+    (``| head``) is not a failure and passes through as it is."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {'to stdout' if path == '-' else path}: {_os_reason(exc)}") from exc
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -642,25 +679,30 @@ class JsonlSink:
                 raise UsageError("--resume needs an output file, not stdout")
             self._stream = sys.stdout.buffer
             return
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        if resume and os.path.exists(path):
-            self.done, self.repaired = scan_jsonl_ids(path)
-            flags = os.O_WRONLY | os.O_APPEND
-        else:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-        self.fd = os.open(path, flags, 0o644)
+        if os.path.isdir(path):
+            raise UsageError(f"-o {path} is a folder; give a file to write JSONL to (or use --format txt)")
+        _make_folder(os.path.dirname(os.path.abspath(path)), path)
+        try:
+            if resume and os.path.exists(path):
+                self.done, self.repaired = scan_jsonl_ids(path)
+                flags = os.O_WRONLY | os.O_APPEND
+            else:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+            self.fd = os.open(path, flags, 0o644)
+        except OSError as exc:  # a file where a folder should be, no permission, /proc...
+            raise UsageError(f"cannot write {path}: {_os_reason(exc)}") from None
         # fsync means something for a regular file only (/dev/null or a FIFO refuse it).
         self._syncable = stat.S_ISREG(os.fstat(self.fd).st_mode)
 
     def write(self, line: dict[str, Any]) -> None:
         data = dumps_line(line)
-        if self._stream is not None:
-            self._stream.write(data)
-            self._stream.flush()
-        else:
-            _write_all(self.fd, data)
-            self._maybe_sync()
+        with _writing(self.path):
+            if self._stream is not None:
+                self._stream.write(data)
+                self._stream.flush()
+            else:
+                _write_all(self.fd, data)
+                self._maybe_sync()
 
     def _maybe_sync(self) -> None:
         now = time.monotonic()
@@ -670,10 +712,13 @@ class JsonlSink:
 
     def close(self) -> None:
         if self.fd >= 0:
-            if self._syncable:
-                os.fsync(self.fd)
-            os.close(self.fd)
-            self.fd = -1
+            fd, self.fd = self.fd, -1
+            try:
+                with _writing(self.path):
+                    if self._syncable:
+                        os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 class TxtTreeSink:
@@ -686,7 +731,7 @@ class TxtTreeSink:
             raise UsageError("--format txt writes a folder; give -o FOLDER, not -o -")
         if os.path.exists(root) and not os.path.isdir(root):
             raise UsageError(f"--format txt needs -o to be a folder; {root} is a file")
-        os.makedirs(root, exist_ok=True)
+        _make_folder(root, root)
         self.root = root
         manifest = os.path.join(root, MANIFEST_NAME)
         self.manifest = JsonlSink(manifest, resume=resume)
@@ -696,12 +741,13 @@ class TxtTreeSink:
         entry = {"id": line["id"], "file": None, "url": line["url"], "title": line["title"], "error": line["error"]}
         if line["error"] is None and out_name:
             target = os.path.join(self.root, *out_name.split("/"))
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = f"{target}.part"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(line["text"] or "")
-                fh.write("\n")
-            os.replace(tmp, target)
+            with _writing(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                tmp = f"{target}.part"
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    fh.write(line["text"] or "")
+                    fh.write("\n")
+                os.replace(tmp, target)
             entry["file"] = out_name
         self.manifest.write(entry)
 
@@ -724,6 +770,8 @@ class BatchSummary:
     elapsed: float = 0.0
     interrupted: bool = False
     output_closed: bool = False
+    #: Why writing the output failed mid-run (the run stopped there), or ``None``.
+    output_error: str | None = None
     errors: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -746,6 +794,8 @@ class BatchSummary:
             text += "; INTERRUPTED: run again with --resume to finish"
         if self.output_closed:
             text += "; output closed early"
+        if self.output_error:
+            text += "; STOPPED: the output could not be written"
         return text
 
 
@@ -755,6 +805,54 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+#: Worker processes allowed per core: cleaning is CPU-bound, so more only costs memory
+#: (each worker holds its own parser state), and a typo such as ``-j 1000000`` must not
+#: fork the machine to its knees.
+MAX_JOBS_PER_CORE = 4
+
+
+def max_jobs() -> int:
+    """The most worker processes ``--jobs`` accepts on this machine."""
+    return MAX_JOBS_PER_CORE * max(1, os.cpu_count() or 1)
+
+
+def _within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both resolved real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_apart(paths: Sequence[str | Path], sources: Iterable[Source], output: str, fmt: str) -> None:
+    """Refuse an output that overlaps the input: writing it would destroy an input file
+    (``-o`` naming an input, perhaps through a link), or a later run would read the
+    output back as input (an output inside an input folder, or an input inside a
+    ``--format txt`` output folder). Paths are compared resolved (links, ``..``)."""
+    if output == "-":
+        return
+    out = os.path.realpath(output)
+    for root in paths:
+        real = os.path.realpath(root)
+        if os.path.isdir(real) and _within(out, real):
+            raise UsageError(f"the output {output} is inside the input folder {root}: it would be overwritten "
+                             f"or read back as input by the next run; write it outside {root}")
+        if fmt == "txt" and _within(real, out):
+            raise UsageError(f"the input {root} is inside the output folder {output}: the .txt files written "
+                             f"there would overwrite it or be read back as input; write them elsewhere")
+    try:
+        st = os.stat(out)
+    except OSError:
+        return  # nothing there yet: it cannot be an input
+    if not stat.S_ISREG(st.st_mode):
+        return  # a folder (refused by the sink if it is one) or a device such as /dev/null
+    for src in sources:
+        try:
+            same = os.path.samestat(os.stat(src.path), st)
+        except OSError:
+            continue
+        if same:
+            raise UsageError(f"the output {output} is the input file {src.path}: writing it would destroy "
+                             f"the input; write to another file")
 
 
 def run_batch(
@@ -778,6 +876,9 @@ def run_batch(
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise UsageError(f"jobs must be at least 1; got {jobs}")
+    if jobs > max_jobs():
+        raise UsageError(f"--jobs {jobs} is too many: at most {max_jobs()} here ({MAX_JOBS_PER_CORE} per core; "
+                         f"cleaning is CPU-bound, the default {default_jobs()} uses every core)")
     if not do_clean:
         # Reading is serial in this process and decoding is cheap: shipping pages to
         # workers and back would cost more than it saves.
@@ -786,6 +887,7 @@ def run_batch(
         raise UsageError("--dedup adds fields to JSONL lines; use it with --format jsonl")
     other: list[str] = []
     sources = list(discover(paths, skipped=other))  # paths only: cheap, and checks them up front
+    check_output_apart(paths, sources, output, fmt)  # before the sink opens (and truncates) anything
     sink: JsonlSink | TxtTreeSink = JsonlSink(output, resume=resume) if fmt == "jsonl" else TxtTreeSink(output, resume=resume)
     summary = BatchSummary(repaired_bytes=sink.repaired, other_files=len(other))
     done = sink.done
@@ -822,6 +924,8 @@ def run_batch(
     except BrokenPipeError:
         summary.output_closed = True
         _silence_stdout()
+    except OutputError as exc:
+        summary.output_error = str(exc)
     finally:
         if hasattr(lines, "close"):
             lines.close()
@@ -831,6 +935,8 @@ def run_batch(
             sink.close()
         except BrokenPipeError:  # pragma: no cover
             summary.output_closed = True
+        except OutputError as exc:  # the last fsync found the disk full
+            summary.output_error = summary.output_error or str(exc)
     summary.skipped = len(done)
     summary.elapsed = time.monotonic() - started
     return summary

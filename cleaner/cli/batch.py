@@ -1,7 +1,8 @@
 """``cleaner clean PATH... -o OUT``: batch cleaning, a thin shell over :mod:`cleaner.batch`.
 
-Exit codes: 0 every article cleaned, 1 some article failed (its line carries ``error``)
-or the run was interrupted, 2 a usage error (nothing was written).
+Exit codes: 0 every article cleaned, 1 some article failed (its line carries ``error``),
+the run was interrupted or the output could not be written, 2 a usage error (nothing
+was written).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def clean_command(paths: tuple[str, ...], output: str, fmt: str, jobs: int | Non
     the batch goes on. Output is in input order, so --resume after a crash or kill
     continues exactly where the output stops.
 
-    Exit status: 0 all clean, 1 some line has an error (or interrupted), 2 usage error.
+    Exit status: 0 all clean, 1 some line has an error (or interrupted, or the output
+    could not be written), 2 usage error.
     """
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         # trafilatura warns about every odd link of every page; in a batch of thousands that
@@ -57,5 +59,9 @@ def clean_command(paths: tuple[str, ...], output: str, fmt: str, jobs: int | Non
         if summary.errors:
             kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(summary.errors.items(), key=lambda kv: -kv[1]))
             click.echo(f"failures by kind: {kinds}", err=True)
-    if summary.failed or summary.interrupted:
+    if summary.output_error:
+        # Even with --quiet: the run stopped early and the output is incomplete.
+        hint = "" if output == "-" else " (fix that, then run again with --resume to finish)"
+        click.echo(f"Error: {summary.output_error}{hint}", err=True)
+    if summary.failed or summary.interrupted or summary.output_error:
         sys.exit(EXIT_FAILED)

@@ -1,0 +1,148 @@
+"""`cleaner clean` against hostile usage: an output that overlaps the input, output paths
+that cannot be written, too many workers. Each is a clear one-line error with the right
+exit code, never a traceback, and no input is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from test_batch import article_html, read_lines
+
+from cleaner.batch import max_jobs, run_batch
+from cleaner.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`cleaner clean ...` in a real process, as a user runs it."""
+    cmd = [sys.executable, "-m", "cleaner", "clean", *map(str, args)]
+    return subprocess.run(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str], code: int, message: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr
+
+
+@pytest.fixture()
+def site(tmp_path: Path) -> Path:
+    """A folder with two pages and a JSONL export."""
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "a.html").write_text(article_html(1), encoding="utf-8")
+    (root / "b.html").write_text(article_html(2), encoding="utf-8")
+    (root / "export.jsonl").write_text(json.dumps({"id": "e1", "html": article_html(3)}) + "\n", encoding="utf-8")
+    return root
+
+
+# --------------------------------------------------------------------------- output overlapping input
+
+
+def test_output_naming_the_input_file_is_refused_and_the_input_kept(site: Path) -> None:
+    export = site / "export.jsonl"
+    before = export.read_bytes()
+    for out in (export, site / ".." / site.name / "export.jsonl"):
+        one_line_error(run_cli(export, "-o", out), 2, "is the input file")
+    assert export.read_bytes() == before
+
+
+def test_output_reaching_the_input_through_a_link_is_refused(site: Path, tmp_path: Path) -> None:
+    export = site / "export.jsonl"
+    before = export.read_bytes()
+    (tmp_path / "link.jsonl").symlink_to(export)
+    os.link(export, tmp_path / "hard.jsonl")
+    for out in ("link.jsonl", "hard.jsonl"):
+        result = CliRunner().invoke(main, ["clean", str(export), "-o", str(tmp_path / out)])
+        assert result.exit_code == 2 and "is the input file" in result.output
+    assert export.read_bytes() == before
+
+
+@pytest.mark.parametrize("out, fmt", [("site/out.jsonl", "jsonl"), ("site/deep/er/out.jsonl", "jsonl"),
+                                      ("site/txt", "txt"), ("site", "txt")])
+def test_output_inside_an_input_folder_is_refused(site: Path, tmp_path: Path, out: str, fmt: str) -> None:
+    listing = sorted(p.relative_to(site) for p in site.rglob("*"))
+    # Run twice: before the fix, the second run read the first one's output back as input.
+    for _ in range(2):
+        one_line_error(run_cli(site, "-o", tmp_path / out, "--format", fmt), 2, "is inside the input folder")
+    assert sorted(p.relative_to(site) for p in site.rglob("*")) == listing
+
+
+def test_an_input_inside_the_txt_output_folder_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    page = out / "story.html"
+    page.write_text(article_html(4), encoding="utf-8")
+    one_line_error(run_cli(page, "-o", out, "--format", "txt"), 2, "is inside the output folder")
+    assert sorted(p.name for p in out.iterdir()) == ["story.html"]
+
+
+def test_an_output_beside_the_input_folder_is_fine(site: Path, tmp_path: Path) -> None:
+    # A name that starts like the input folder's is not inside it.
+    summary = run_batch([site], str(tmp_path / "site-clean.jsonl"), jobs=1, progress=False)
+    assert (summary.ok, summary.failed) == (3, 0)
+
+
+# --------------------------------------------------------------------------- unusable output paths
+
+
+@pytest.mark.parametrize("out, message", [
+    ("a_folder", "is a folder"),
+    ("a_file/sub.jsonl", "a_file is a file, not a folder"),
+    ("a_file/x/y/sub.jsonl", "a_file is a file, not a folder"),
+    ("/proc/cleaner-test.jsonl", "cannot write /proc/cleaner-test.jsonl"),
+])
+def test_an_unusable_output_path_is_a_usage_error(site: Path, tmp_path: Path, out: str, message: str) -> None:
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file").write_bytes(b"")
+    one_line_error(run_cli(site, "-o", out, "-q", cwd=tmp_path), 2, message)
+    assert (tmp_path / "a_file").read_bytes() == b""
+
+
+def test_a_txt_output_under_a_file_is_a_usage_error(site: Path, tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_bytes(b"")
+    one_line_error(run_cli(site, "-o", tmp_path / "a_file" / "txt", "--format", "txt"), 2, "is a file, not a folder")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_disk_stops_the_run_with_exit_1_and_a_clear_error(site: Path) -> None:
+    result = run_cli(site, "-o", "/dev/full", "-q")
+    one_line_error(result, 1, "Error: cannot write /dev/full: No space left on device")
+    assert result.stderr.count("\n") == 1  # -q: the error line only
+    with open("/dev/full", "w") as full:  # the same through stdout
+        result = subprocess.run([sys.executable, "-m", "cleaner", "clean", str(site), "-o", "-", "-q"],
+                                env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120)
+    one_line_error(result, 1, "cannot write to stdout: No space left on device")
+
+
+def test_a_failed_write_is_reported_in_the_summary_and_keeps_what_was_written(site: Path, tmp_path: Path) -> None:
+    # The output folder vanishes mid-run (replaced by a file): the .txt writes fail.
+    out = tmp_path / "txt"
+    summary = run_batch([site], str(out), fmt="txt", jobs=1, progress=False)
+    assert summary.output_error is None and summary.ok == 3
+    (out / "export").rename(tmp_path / "moved")
+    (out / "export").write_bytes(b"")  # a file where the records' folder was
+    again = run_batch([site], str(out), fmt="txt", jobs=1, progress=False)
+    assert again.output_error is not None and again.output_error.startswith("cannot write ")
+    assert "STOPPED" in again.line()
+    # The two pages before the export were written; the run stopped at its record.
+    assert [m["id"] for m in read_lines(out / "manifest.jsonl")] == ["a.html", "b.html"]
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def test_too_many_workers_is_a_usage_error(site: Path, tmp_path: Path) -> None:
+    result = run_cli(site, "-o", tmp_path / "o.jsonl", "-j", "1000000")
+    one_line_error(result, 2, f"at most {max_jobs()} here")
+    assert not (tmp_path / "o.jsonl").exists()
+    assert run_cli(site, "-o", tmp_path / "o.jsonl", "-j", str(max_jobs()), "-q").returncode == 0
