@@ -125,3 +125,30 @@ def test_dedup_help_and_usage_errors(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "INPUT.jsonl" in res.output and "duplicate_of" in res.output
     res = runner.invoke(main, ["dedup", str(tmp_path / "missing.jsonl")])
     assert res.exit_code == 2 and "Traceback" not in res.output
+
+
+def test_dedup_reads_bytes_line_by_line_and_never_loses_its_input(tmp_path: Path) -> None:
+    story = ("The council approved the Riverside library budget on Tuesday after Mayor Lena Okafor "
+             "argued for two new branches and longer opening hours.")
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "bom", "text": story}).encode() + b"\n"
+                    + b'{"id": "latin", "text": "caf\xe9 society"}\n'
+                    + b'{"id": "bad\\ud800", "text": "' + story.encode() + b'"}\n'
+                    + json.dumps({"id": "last", "text": story, "_line": 999}).encode() + b"\n")
+    out = tmp_path / "new" / "dir" / "out.jsonl"  # missing folders are created
+    res = CliRunner().invoke(main, ["dedup", str(src), "-o", str(out), "-q"])
+    assert res.exit_code == 1, res.output
+    rows = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [r.get("id") for r in rows] == ["bom", None, "bad\ud800", "last"]
+    assert "story_id" in rows[0] and rows[3]["duplicate_of"] == "bom"
+    assert "not valid UTF-8" in rows[1]["error"] and "error" in rows[2]
+    # Errors name the input line, counted by the reader (a record's own "_line" is data).
+    assert "error: line 2 " in res.output and "error: line 3 " in res.output
+    assert "line 999" not in res.output
+    # The output may never be the input: refused before anything is opened for writing.
+    before = src.read_bytes()
+    res = CliRunner().invoke(main, ["dedup", str(src), "-o", str(src)])
+    assert res.exit_code == 2 and "is the input file" in res.output
+    assert src.read_bytes() == before
+    res = CliRunner().invoke(main, ["dedup", str(src), "-o", str(tmp_path)])
+    assert res.exit_code == 2 and "cannot write" in res.output

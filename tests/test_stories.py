@@ -289,3 +289,19 @@ def test_odd_unicode_gets_a_clear_answer_not_a_crash() -> None:
         idx.add("meta", "Another report about Selbrim harbour fees.", meta={"note": "x\ud800"})
         assert idx.get("meta").meta == {"note": "x\ud800"}  # type: ignore[union-attr]
         assert idx.count() == 2
+
+
+def test_index_arguments_of_the_wrong_kind_are_invalid_argument_errors(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "The council approved the Riverside budget on Tuesday after Mayor Okafor spoke."
+    with StoryIndex(tmp_path / "p.db") as idx:  # a Path is a path
+        idx.add("a", text)
+        with pytest.raises(InvalidArgumentError):
+            idx.stories(5, 2**63)  # past SQLite's integers
+        for meta in ({"x": float("nan")}, {1: "a"}, {"t": (1, 2)}):
+            with pytest.raises(InvalidArgumentError):
+                idx.add("m", text, meta=meta)
+        assert idx.get("m") is None
+    with pytest.raises(InvalidArgumentError):
+        StoryIndex(storage="cleaner.db")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgumentError):
+        StoryIndex(str(tmp_path / "a\x00b.db"))

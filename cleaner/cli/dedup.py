@@ -7,9 +7,12 @@ Exit codes: 0 every record was indexed, 1 some record failed (its output line ca
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
+import os
 import sys
+from pathlib import Path
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -24,21 +27,54 @@ EXIT_FAILED = 1
 MAX_REPORTED = 20
 
 
-def _read_jsonl(fh: IO[str]) -> Iterator[Any]:
-    """Parsed records; a line that is not a JSON object becomes an InvalidArgumentError."""
-    for n, line in enumerate(fh, 1):
+def _read_jsonl(fh: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    """(line number, record) per non-blank line; a line that is not UTF-8 JSON holding an
+    object becomes an InvalidArgumentError. A UTF-8 byte order mark opening the file is
+    skipped."""
+    for n, raw in enumerate(fh, 1):
+        if n == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8):]
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield n, InvalidArgumentError(f"line {n}: not valid UTF-8 (byte {exc.start + 1}); "
+                                          f"JSONL input must be UTF-8")
+            continue
         if not line.strip():
             continue
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield InvalidArgumentError(f"line {n}: not valid JSON ({exc.msg} at column {exc.colno})")
+            yield n, InvalidArgumentError(f"line {n}: not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        except RecursionError:
+            yield n, InvalidArgumentError(f"line {n}: JSON nested too deeply")
             continue
         if not isinstance(rec, dict):
-            yield InvalidArgumentError(f"line {n}: a record must be a JSON object, got {type(rec).__name__}")
+            yield n, InvalidArgumentError(f"line {n}: a record must be a JSON object, got {type(rec).__name__}")
             continue
-        rec.setdefault("_line", n)
-        yield rec
+        yield n, rec
+
+
+def _json_line(row: dict[str, Any]) -> str:
+    """One output line; ids or messages holding a lone surrogate (a JSON escape such as
+    "\\ud800" in the input) are written escaped rather than failing the write."""
+    line = json.dumps(row, ensure_ascii=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(row)
+    return line + "\n"
+
+
+def _same_file(a: str, b: str) -> bool:
+    if "-" in (a, b):
+        return False
+    try:
+        return Path(a).resolve() == Path(b).resolve() or (
+            Path(b).exists() and Path(a).exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
 
 
 @main.command("dedup")
@@ -69,17 +105,29 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
 
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    if _same_file(input_path, output):
+        raise click.UsageError(f"the output {output} is the input file: it would be emptied "
+                               f"before it is read; write elsewhere")
+    try:
+        infile = click.open_file(input_path, "rb")
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {input_path}: {exc.strerror or exc}") from None
+    try:
+        if output != "-":
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+        outfile = click.open_file(output, "w", encoding="utf-8")
+    except OSError as exc:
+        infile.close()
+        raise click.UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
     try:
         index = StoryIndex(index_target, namespace=namespace) if index_target else None
     except CleanerError as exc:
+        infile.close()
+        outfile.close()
         raise click.UsageError(f"--index: {exc}") from None
-    try:
-        infile = click.open_file(input_path, "r", encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise click.UsageError(f"cannot read {input_path}: {exc.strerror or exc}") from None
     stats = {"records": 0, "stories": set(), "duplicates": 0, "failed": 0}
     try:
-        with infile, click.open_file(output, "w", encoding="utf-8") as out:
+        with infile, outfile as out:
             from tqdm import tqdm
 
             bar = tqdm(total=None, unit=" rec", file=sys.stderr, disable=True if quiet else None,
@@ -88,9 +136,8 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
             lines: dict[int, int] = {}
 
             def numbered() -> Iterator[Any]:
-                for i, rec in enumerate(records):
-                    if isinstance(rec, dict):
-                        lines[i] = rec.pop("_line")
+                for i, (n, rec) in enumerate(records):
+                    lines[i] = n
                     yield rec
 
             for i, row in enumerate(dedup_records(numbered(), index=index,
@@ -104,10 +151,12 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
                 else:
                     stats["stories"].add(row["story_id"])  # type: ignore[union-attr]
                     stats["duplicates"] += row["duplicate_of"] is not None
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(_json_line(row))
                 lines.pop(i, None)
                 bar.update(1)
             bar.close()
+    except OSError as exc:  # the output's disk is full, or it went away
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
         if index is not None:
             index.close()

@@ -9,6 +9,7 @@ and its story membership. A crash before the commit leaves nothing; after it, ev
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import time
@@ -31,6 +32,8 @@ DEFAULT_NAMESPACE = "default"
 MAX_ID_CHARS = 512
 #: Most stories returned by one :meth:`StoryIndex.stories` call.
 MAX_STORIES_PAGE = 1000
+#: Largest accepted offset into the story list (SQL integers are 64-bit).
+MAX_OFFSET = 2**62
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +114,14 @@ class StoryIndex:
     namespace="tenant-a")`` to share one store between isolated namespaces.
     """
 
-    def __init__(self, target: str | None = None, *, storage: Storage | None = None,
+    def __init__(self, target: "str | os.PathLike[str] | None" = None, *, storage: Storage | None = None,
                  namespace: str = DEFAULT_NAMESPACE) -> None:
         if (target is None) == (storage is None):
             raise InvalidArgumentError("give either a store path/URL or storage=, not both "
                                        "(e.g. StoryIndex('cleaner.db') or StoryIndex(storage=st))")
+        if storage is not None and not isinstance(storage, Storage):
+            raise InvalidArgumentError(f"storage must be a Storage (from open_storage), got "
+                                       f"{type(storage).__name__}")
         self.namespace = _check_id(namespace, "namespace")
         self._owns_storage = storage is None
         self.storage: Storage = open_storage(target) if storage is None else storage  # type: ignore[arg-type]
@@ -279,8 +285,8 @@ class StoryIndex:
         """Stories, most recently updated first."""
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_STORIES_PAGE:
             raise InvalidArgumentError(f"limit must be an integer from 1 to {MAX_STORIES_PAGE}; got {limit!r}")
-        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-            raise InvalidArgumentError(f"offset must be a non-negative integer; got {offset!r}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+            raise InvalidArgumentError(f"offset must be an integer from 0 to {MAX_OFFSET}; got {offset!r}")
         with _storage_errors(), self.storage.read() as cur:
             ns = self.storage.namespace_id(cur, self.namespace, create=False)
             if ns is None:

@@ -9,6 +9,7 @@ transaction, and a handful of domain operations on the cursor they yield. The SQ
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -213,8 +214,12 @@ class Storage(ABC):
         as :func:`.rule.parse_published` reads it (kept so candidates need no parsing)."""
         try:
             # ASCII escapes: any str survives the round trip, a lone surrogate included.
-            meta_json = json.dumps(meta) if meta is not None else None
-        except (TypeError, ValueError) as exc:
+            meta_json = json.dumps(meta, allow_nan=False) if meta is not None else None
+            # What JSON cannot say (non-string keys, tuples) would come back changed: refuse it.
+            if meta_json is not None and json.loads(meta_json) != meta:
+                raise ValueError("it would not read back the same (keys must be strings, "
+                                 "sequences lists)")
+        except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
         pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
                                             sig, added))
@@ -293,11 +298,13 @@ class Storage(ABC):
         return [(r[0], float(r[1]), float(r[2])) for r in rows]
 
 
-def open_storage(target: str, **options: Any) -> Storage:
+def open_storage(target: "str | os.PathLike[str]", **options: Any) -> Storage:
     """A storage for ``target``: a ``postgresql://`` URL, ``":memory:"`` or a SQLite file path."""
-    if not isinstance(target, str) or not target.strip():
+    if isinstance(target, os.PathLike):
+        target = os.fspath(target)
+    if not isinstance(target, str) or not target.strip() or "\x00" in target:
         raise InvalidArgumentError("storage target must be a SQLite path, ':memory:' or a "
-                                   "postgresql:// URL; got an empty value")
+                                   f"postgresql:// URL; got {target!r}")
     if target.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStorage
 
