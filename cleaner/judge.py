@@ -43,6 +43,11 @@ RELATED = "related"
 
 #: A headline has at most this many words; longer first lines are a standfirst or body.
 MAX_HEADLINE_WORDS = 20
+#: ... and at most this many characters (20 long words, or a headline in Chinese or Japanese).
+MAX_HEADLINE_CHARS = 200
+#: A line ending like this is a sentence or clause, not a headline (the ideographic and
+#: full-width stops too).
+_CLAUSE_END = (".", ":", ",", ";", "。", "．", "：", "，", "；")
 #: Captions are a sentence or two; longer blocks are body text that mentions a photo.
 MAX_CAPTION_WORDS = 60
 #: Promotional copy is a line or a short paragraph; a longer block that talks about
@@ -186,7 +191,9 @@ class Shape:
         self.is_prose = (n >= PROSE_MIN_WORDS and self.ends_sentence
                          and self.stop_share >= PROSE_MIN_STOP_SHARE)
         #: Short, no closing full stop: a headline, label, teaser link or tool.
-        self.headline_like = 0 < n <= MAX_HEADLINE_WORDS and not text.rstrip().endswith((".", ":", ",", ";"))
+        #: (Characters bound it too: a script written without spaces is one "word" a sentence.)
+        self.headline_like = (0 < n <= MAX_HEADLINE_WORDS and len(text) <= MAX_HEADLINE_CHARS
+                              and not text.rstrip().endswith(_CLAUSE_END))
 
     def count_of(self, vocabulary: frozenset[str]) -> int:
         """How many of the block's words (lower-cased) are in ``vocabulary``."""

@@ -138,3 +138,14 @@ def test_control_characters_and_lone_surrogates_are_dropped_from_text():
     for raw in ("word " * 2000 + "\x00 hello " + art, "\x01\x02" + art, "caf\udfffe " + art):
         text = clean(raw).text
         assert not any(ch in text for ch in "\x00\x01\x02\udfff?")
+
+
+def test_text_without_spaces_is_not_taken_for_a_headline():
+    # Chinese has no spaces: a whole sentence is one "word", yet it is body text, not a title.
+    paras = ["市议会周二投票批准了新一年的预算。官员表示该计划将资助道路维修、公园和两座新图书馆，预计将在明年春季完成首批工程。",
+             "反对者认为这笔钱应该用于青少年项目，但市长坚持认为基础设施是当务之急，并承诺明年再讨论。",
+             "会议持续了四个小时，许多居民在公开评论环节发言，表达了对交通拥堵和停车问题的担忧。"]
+    assert clean("\n\n".join(paras)).paragraphs == tuple(paras)
+    assert clean(paras[0]).text == paras[0]
+    headed = clean("\n\n".join(["市议会批准新预算", *paras]))
+    assert headed.title == "市议会批准新预算" and headed.paragraphs == tuple(paras)
