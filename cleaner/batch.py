@@ -166,7 +166,7 @@ def discover(paths: Sequence[str | Path], *, skipped: list[str] | None = None) -
     for root, label in zip(roots, root_labels([os.path.abspath(r) for r in roots])):
         if os.path.isfile(root):
             name = label if prefixed else os.path.basename(root)
-            yield Source(root, name, kind_of(root), _size(root))  # type: ignore[arg-type]
+            yield Source(root, _printable(name), kind_of(root), _size(root))  # type: ignore[arg-type]
             continue
         for dirpath, dirnames, filenames in os.walk(root):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
@@ -180,7 +180,9 @@ def discover(paths: Sequence[str | Path], *, skipped: list[str] | None = None) -
                         skipped.append(full)
                     continue
                 rel = Path(os.path.relpath(full, root)).as_posix()
-                yield Source(full, f"{label}/{rel}" if prefixed else rel, kind, _size(full))
+                # A name with bytes that are not UTF-8 names a record (and its .txt file) in
+                # a printable form; the path keeps the real bytes to read.
+                yield Source(full, _printable(f"{label}/{rel}" if prefixed else rel), kind, _size(full))
 
 
 def root_labels(roots: Sequence[str]) -> list[str]:
@@ -233,7 +235,7 @@ def read_source(src: Source, *, skip: Container[str] = (), stream: IO[bytes] | N
     yielded (for resume); their content is not even read where the format allows it.
     ``stream`` reads an already open file instead of ``src.path`` (Spark hands bytes)."""
     if src.kind in ("html", "text"):
-        if src.name not in skip:
+        if not _done(skip, src.name):
             out = src.name if src.name.lower().endswith(".txt") else f"{src.name}.txt"
             if stream is not None:
                 yield Record(src.name, src.kind, out, raw=stream.read(MAX_INPUT_BYTES + 1), nbytes=src.size)
@@ -246,6 +248,21 @@ def read_source(src: Source, *, skip: Container[str] = (), stream: IO[bytes] | N
         yield from _read_warc(src, skip, stream)
     else:  # pragma: no cover - discover() only makes the kinds above
         raise InvalidArgumentError(f"unknown source kind {src.kind!r}")
+
+
+def _done(skip: Container[str], rid: str) -> bool:
+    """Whether the record ``rid`` is already done (resume): it is in ``skip``."""
+    return rid in skip
+
+
+def _printable(text: str) -> str:
+    """``text`` as valid Unicode: a lone surrogate (a JSON ``"\\ud800"``, an undecodable
+    byte of a file name) becomes its backslash escape, which every encoder takes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _open(src: Source, stream: IO[bytes] | None) -> IO[bytes]:
@@ -261,7 +278,7 @@ def _read_jsonl(src: Source, skip: Container[str], stream: IO[bytes] | None) -> 
     try:
         fh = _open(src, stream)
     except OSError as exc:
-        if src.name not in skip:
+        if not _done(skip, src.name):
             yield failed(src.name, f"unreadable file: {_error_text(exc)}", src.size)
         return
     with fh:
@@ -272,18 +289,26 @@ def _read_jsonl(src: Source, skip: Container[str], stream: IO[bytes] | None) -> 
             try:
                 obj = json.loads(line)
             except ValueError as exc:
-                if where not in skip:
+                if not _done(skip, where):
                     yield failed(where, f"bad JSONL line: {exc}", len(line))
                 continue
             if not isinstance(obj, dict) or obj.get("id") in (None, ""):
-                if where not in skip:
+                if not _done(skip, where):
                     yield failed(where, "bad JSONL line: expected an object with an 'id' and 'html' or 'text'",
                                  len(line))
                 continue
-            rid = str(obj["id"])
-            if rid in skip:
+            given = str(obj["id"])
+            rid = _printable(given)
+            if _done(skip, rid):
                 continue
             url = obj.get("url") if isinstance(obj.get("url"), str) else None
+            if rid != given or (url is not None and _printable(url) != url):
+                # JSON can spell a lone surrogate ("\ud800"), which no encoder takes: the
+                # line is refused under a printable form of its id, and the batch goes on.
+                yield Record(rid, "text", "", url=url and _printable(url), nbytes=len(line),
+                             error="bad JSONL line: the 'id' or 'url' holds a lone surrogate (\\ud800-\\udfff), "
+                                   "which is not valid Unicode")
+                continue
             content = obj.get("html") if obj.get("html") is not None else obj.get("text")
             if not isinstance(content, str):
                 yield Record(rid, "text", "", url=url, nbytes=len(line),
@@ -326,6 +351,10 @@ def _resync(fh: IO[bytes], start: int, gz: bool) -> int | None:
     return None
 
 
+#: The error of a WARC record the file ends inside of (a cut download, a full disk).
+WARC_TRUNCATED = "the file ends inside this record (a truncated archive)"
+
+
 class _BrokenRecordError(Exception):
     """A WARC record warcio read but that is not a valid record."""
 
@@ -337,16 +366,17 @@ def _read_warc(src: Source, skip: Container[str], stream: IO[bytes] | None) -> I
     try:
         fh = _open(src, stream)
     except OSError as exc:
-        if src.name not in skip:
+        if not _done(skip, src.name):
             yield Record(src.name, "html", "", error=f"unreadable file: {_error_text(exc)}", nbytes=src.size)
         return
     gz = src.name.lower().endswith(".gz")
     with fh:
+        size = fh.seek(0, os.SEEK_END)
         start: int | None = 0
         while start is not None:
             fh.seek(start)
             it = ArchiveIterator(fh)
-            last = start
+            last = end = start
             try:
                 for rec in it:
                     if rec.rec_type is None or rec.rec_headers.get_header("Content-Length") is None:
@@ -355,33 +385,63 @@ def _read_warc(src: Source, skip: Container[str], stream: IO[bytes] | None) -> I
                         raise _BrokenRecordError("record header has no WARC-Type or Content-Length")
                     # it.offset is where this record starts (get_record_offset() would
                     # consume the record before we read it).
-                    record = _warc_record(rec, src, folder, it.offset, skip)
+                    offset = it.offset
+                    rid = _printable(rec.rec_headers.get_header("WARC-Record-ID") or f"{src.name}@{offset}")
+                    page = _is_page(rec)
+                    record = _warc_page(rec, rid, folder) if page and not _done(skip, rid) else None
+                    # Read the rest now (warcio would on the next step): a file that ends
+                    # inside this record must fail it, not yield its first part as a page.
+                    it.read_to_end()
+                    end = it.offset
+                    if _cut_short(rec, it):
+                        error = f"broken WARC record: {WARC_TRUNCATED}"
+                        url = rec.rec_headers.get_header("WARC-Target-URI")
+                        if record is not None:
+                            record = replace(record, raw=None, error=error)
+                        elif not page and not _done(skip, rid):  # the archive is cut, whatever the record
+                            record = Record(rid, "html", "", url=url and _printable(url), error=error)
                     pos = fh.tell()
                     if record is not None:
                         yield replace(record, nbytes=max(0, pos - last))
                     last = pos
                 start = None
+                if end < size and not _done(skip, f"{src.name}@{end}"):
+                    # warcio stops without a word at a record header (or a gzip member) the
+                    # file ends inside of.
+                    yield Record(f"{src.name}@{end}", "html", "", nbytes=size - last,
+                                 error=f"broken WARC record: {WARC_TRUNCATED}")
             except Exception as exc:  # warcio: ArchiveLoadFailed, a bad gzip member, bad headers
                 broken = it.offset  # the start of the record that failed to load
-                if f"{src.name}@{broken}" not in skip:
+                if not _done(skip, f"{src.name}@{broken}"):
                     yield Record(f"{src.name}@{broken}", "html", "", nbytes=max(0, fh.tell() - last),
                                  error=f"broken WARC record: {_error_text(exc)}")
                 start = _resync(fh, broken + 1, gz)
 
 
-def _warc_record(rec: Any, src: Source, folder: str, offset: int, skip: Container[str]) -> Record | None:
-    """The record to clean for one WARC record, or ``None`` when it is not an HTML
-    page (request, metadata, redirect, image...) or is already done."""
+def _is_page(rec: Any) -> bool:
+    """Whether a WARC record holds a web page to clean: a 2xx HTML response (not a
+    request, metadata, redirect, image...)."""
     if rec.rec_type != "response" or rec.http_headers is None:
-        return None
+        return False
     status = rec.http_headers.get_statuscode() or ""
     ctype = rec.http_headers.get_header("Content-Type") or ""
-    if not status.startswith("2") or ctype.split(";")[0].strip().lower() not in HTML_CONTENT_TYPES:
-        return None
-    rid = rec.rec_headers.get_header("WARC-Record-ID") or f"{src.name}@{offset}"
-    if rid in skip:
-        return None
+    return status.startswith("2") and ctype.split(";")[0].strip().lower() in HTML_CONTENT_TYPES
+
+
+def _cut_short(rec: Any, it: Any) -> bool:
+    """Whether the file ended inside a WARC record that has been read to its end: its
+    block is shorter than its Content-Length, or its gzip member has no end."""
+    if getattr(rec.raw_stream, "limit", 0) > 0:
+        return True
+    decompressor = it.reader.decompressor if it.reader is not None else None
+    return decompressor is not None and not getattr(decompressor, "eof", True)
+
+
+def _warc_page(rec: Any, rid: str, folder: str) -> Record:
+    """The record to clean for a WARC page record (see :func:`_is_page`)."""
+    ctype = rec.http_headers.get_header("Content-Type") or ""
     url = rec.rec_headers.get_header("WARC-Target-URI")
+    url = url and _printable(url)
     out = f"{folder}/{safe_name(rid)}.txt"
     try:
         raw = rec.content_stream().read(MAX_INPUT_BYTES + 1)

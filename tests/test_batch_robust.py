@@ -146,3 +146,49 @@ def test_too_many_workers_is_a_usage_error(site: Path, tmp_path: Path) -> None:
     one_line_error(result, 2, f"at most {max_jobs()} here")
     assert not (tmp_path / "o.jsonl").exists()
     assert run_cli(site, "-o", tmp_path / "o.jsonl", "-j", str(max_jobs()), "-q").returncode == 0
+
+
+# --------------------------------------------------------------------------- invalid Unicode in ids
+
+
+def test_a_lone_surrogate_in_an_id_or_url_is_an_error_line_not_a_crash(tmp_path: Path) -> None:
+    export = tmp_path / "surr.jsonl"
+    text = "The council met on Monday and agreed the budget for the new library after a long debate."
+    # JSON escapes that decode to lone surrogates, which no UTF-8 encoder takes.
+    export.write_text(
+        json.dumps({"id": "ok", "text": text}) + "\n"
+        + '{"id": "bad\\ud800", "text": "%s"}\n' % text
+        + '{"id": "u", "url": "https://x\\udc80.example/a", "text": "%s"}\n' % text
+        + json.dumps({"id": "after", "text": text}) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli(export, "-o", out, "-j", "2")
+    one_line_error(result, 1, "4 articles: 2 ok, 2 failed")
+    lines = read_lines(out)
+    assert [d["id"] for d in lines] == ["ok", "bad\\ud800", "u", "after"]
+    assert [d["error"] is None for d in lines] == [True, False, False, True]
+    assert "lone surrogate" in lines[1]["error"] and lines[2]["url"] == "https://x\\udc80.example/a"
+    # Resume gets past the bad line: cut the output after it and finish.
+    full = out.read_bytes()
+    out.write_bytes(b"".join(full.splitlines(keepends=True)[:2]))
+    assert run_cli(export, "-o", out, "--resume", "-q").returncode == 1
+    assert out.read_bytes() == full
+    # --format txt: the manifest takes the same escaped id.
+    txt = tmp_path / "txt"
+    assert run_cli(export, "-o", txt, "--format", "txt", "-q").returncode == 1
+    assert [m["id"] for m in read_lines(txt / "manifest.jsonl")] == ["ok", "bad\\ud800", "u", "after"]
+
+
+def test_a_file_name_that_is_not_utf8_is_cleaned_under_a_printable_id(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    name = os.fsdecode(b"caf\xe9.html")  # a Latin-1 name: the byte is not UTF-8
+    (src / name).write_text(article_html(6), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli(src, "-o", out, "-q")
+    assert result.returncode == 0, result.stderr
+    (line,) = read_lines(out)
+    assert line["id"] == "caf\\udce9.html" and "Paragraph 1 of report 6" in line["text"]
+    summary = run_batch([src], str(tmp_path / "txt"), fmt="txt", jobs=1, progress=False)
+    assert summary.ok == 1
+    (entry,) = read_lines(tmp_path / "txt" / "manifest.jsonl")
+    assert "report 6" in (tmp_path / "txt" / entry["file"]).read_text(encoding="utf-8")

@@ -123,3 +123,70 @@ def test_pages_from_cleaning_stream_feed_story_dedup_through_a_pipe(tmp_path: Pa
     assert result.exit_code == 0
     lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert len(lines) == 4 and all(isinstance(d["id"], str) and d["text"] for d in lines)
+
+
+def _cut(src: Path, dst: Path, keep: int) -> None:
+    dst.write_bytes(src.read_bytes()[:keep])
+
+
+@pytest.mark.parametrize("gzip, cut", [(True, -300), (True, -4), (False, -300)],
+                         ids=["warc.gz mid-body", "warc.gz without the gzip trailer", "warc mid-body"])
+def test_an_archive_cut_inside_its_last_page_gives_that_page_an_error(tmp_path: Path, gzip: bool, cut: int) -> None:
+    whole = tmp_path / ("whole.warc.gz" if gzip else "whole.warc")
+    ids = write_warc(whole, gzip=gzip, broken=False)
+    archive = tmp_path / ("cut.warc.gz" if gzip else "cut.warc")
+    _cut(whole, archive, cut)  # as a download or copy that stopped early leaves it
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(main, ["clean", str(archive), "-o", str(out), "--jobs", "1"])
+    assert result.exit_code == 1, result.output
+    lines = read_lines(out)
+    assert [d["id"] for d in lines] == ids  # every page once, the cut one with an error
+    assert [d["error"] for d in lines[:3]] == [None] * 3
+    assert lines[3]["error"] == "broken WARC record: the file ends inside this record (a truncated archive)"
+    assert lines[3]["text"] is None  # no partial page passed off as clean
+    # The error line counts as done: resume adds nothing.
+    again = run_batch([archive], str(out), jobs=1, resume=True, progress=False)
+    assert (again.articles, again.skipped) == (0, 4)
+
+
+@pytest.mark.parametrize("gzip", [True, False], ids=["warc.gz", "warc"])
+def test_an_archive_cut_inside_a_record_header_reports_where(tmp_path: Path, gzip: bool) -> None:
+    archive = tmp_path / ("crawl.warc.gz" if gzip else "crawl.warc")
+    write_warc(archive, gzip=gzip, broken=False)
+    size = archive.stat().st_size
+    extra = tmp_path / "extra.warc"
+    write_warc(extra, gzip=gzip, broken=False)
+    with open(archive, "ab") as fh:  # the first bytes of one more record, and then the end
+        fh.write(extra.read_bytes()[:40])
+    lines = [d for d in read_lines(_clean(archive, tmp_path)) if d["error"]]
+    assert [d["id"] for d in lines] == [f"{archive.name}@{size}"]
+    assert lines[0]["error"].startswith("broken WARC record")
+
+
+def test_a_truncated_request_record_is_reported_too(tmp_path: Path) -> None:
+    """The cut can fall in a record that is not a page: the archive is still incomplete."""
+    archive = tmp_path / "crawl.warc"
+    with open(archive, "wb") as fh:
+        writer = WARCWriter(fh, gzip=False)
+        writer.write_record(_response(writer, "https://news.example/0", article_html(0).encode(), "text/html"))
+        request = writer.create_warc_record("https://news.example/1", "request",
+                                            payload=io.BytesIO(b"GET /1 HTTP/1.1\r\nHost: news.example\r\n\r\n"))
+        writer.write_record(request)
+    _cut(archive, archive, -20)
+    lines = read_lines(_clean(archive, tmp_path))
+    assert [d["error"] for d in lines] == [None, "broken WARC record: the file ends inside this record "
+                                                 "(a truncated archive)"]
+    assert lines[1]["id"] == request.rec_headers.get_header("WARC-Record-ID")
+
+
+def test_complete_archives_have_no_truncation_errors(tmp_path: Path) -> None:
+    for gzip in (True, False):
+        archive = tmp_path / ("a.warc.gz" if gzip else "a.warc")
+        write_warc(archive, gzip=gzip, broken=False)
+        assert all(d["error"] is None for d in read_lines(_clean(archive, tmp_path)))
+
+
+def _clean(archive: Path, tmp_path: Path) -> Path:
+    out = tmp_path / f"{archive.name}.jsonl"
+    run_batch([archive], str(out), jobs=1, do_clean=False, progress=False)
+    return out
