@@ -7,16 +7,21 @@ A thin shell: parse and check the request, call ``cleaner.clean`` and the tenant
 from __future__ import annotations
 
 import hmac
+import io
 import ipaddress
 import json
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any, cast
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import get_input_stream
 
 from cleaner import clean
 from cleaner.errors import ArticleExistsError, CleanerError
@@ -24,14 +29,16 @@ from cleaner.stories import IndexedArticle
 from cleaner.stories.rule import story_date
 
 from . import audit, metrics
-from .config import MAX_ARTICLE_ID_CHARS, MAX_STORIES_PAGE, DEFAULT_STORIES_PAGE
+from .config import DEFAULT_STORIES_PAGE, MAX_ARTICLE_ID_CHARS, MAX_STORIES_OFFSET, MAX_STORIES_PAGE
 from .errors import ApiError, cleaner_error_to_api, not_found, validation_error
 from .index import indexes
 
 v1 = Blueprint("v1", __name__, url_prefix="/v1")
 meta = Blueprint("meta", __name__)
 
-#: Client article ids: URL-safe, so ``/v1/articles/{id}`` needs no escaping.
+#: Client article ids: URL-safe, so ``/v1/articles/{id}`` needs no escaping. The pattern is
+#: also the OpenAPI one (ECMA-262, where ``$`` is the end of the string); in Python it is only
+#: ever used with ``fullmatch``, since ``re``'s ``$`` also matches before a final newline.
 ARTICLE_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._:~-]{{0,{MAX_ARTICLE_ID_CHARS - 1}}}$"
 _ARTICLE_ID_RE = re.compile(ARTICLE_ID_PATTERN)
 #: Longest ``url`` and ``source`` accepted (URLs over 2 KB are broken or hostile).
@@ -49,12 +56,42 @@ class ArticleIdConverter(BaseConverter):
     """One path segment that is not a reserved word, so ``GET /v1/articles/batch`` is a 405
     (the batch route, with an honest ``Allow: POST``), not a lookup of an article "batch"."""
 
-    # Werkzeug matches each segment against this regex on its own, so ``$`` ends the segment.
-    regex = "(?!(?:" + "|".join(sorted(RESERVED_ARTICLE_IDS)) + ")$)[^/]+"
+    # Werkzeug matches each segment against this regex on its own, so ``\Z`` ends the segment
+    # (not ``$``, which would also match before a final newline: "batch\n" must stay an id).
+    regex = "(?!(?:" + "|".join(sorted(RESERVED_ARTICLE_IDS)) + r")\Z)[^/]+"
     part_isolating = True
 
 
 # -- request parsing --------------------------------------------------------------------
+
+class _TooLarge(io.RawIOBase):
+    """The body of a request found to be over the cap: every read is the 413."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise RequestEntityTooLarge()
+
+
+class CappedRequest(Request):
+    """A request whose body is capped whether or not it states its length.
+
+    Werkzeug refuses a ``Content-Length`` over ``max_content_length``, but a chunked body
+    (no ``Content-Length``) is only read up to the cap and then ends there: it would be
+    processed cut off at 5 MB. Here such a body is read up to one byte past the cap, and
+    one that reaches it answers 413 like any other.
+    """
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        cap = self.max_content_length
+        if cap is None or self.shallow or self.content_length is not None \
+                or "wsgi.input_terminated" not in self.environ:
+            return Request.stream.fget(self)  # type: ignore[attr-defined, no-any-return]
+        data = get_input_stream(self.environ, max_content_length=cap + 1).read()
+        return cast(IO[bytes], _TooLarge() if len(data) > cap else io.BytesIO(data))
+
 
 def json_body() -> Any:
     """The request's JSON body: 415 unless JSON, 413 over the cap, 400 if malformed."""
@@ -124,7 +161,7 @@ def parse_article(obj: Any, *, prefix: str = "", with_index_fields: bool = False
     if not with_index_fields:
         return ArticleInput(raw=raw, content_type=kind, url=url)
     art_id = obj.get("id")
-    if art_id is not None and (not isinstance(art_id, str) or not _ARTICLE_ID_RE.match(art_id)):
+    if art_id is not None and (not isinstance(art_id, str) or not _ARTICLE_ID_RE.fullmatch(art_id)):
         raise validation_error(prefix + "id", f"id must be 1-{MAX_ARTICLE_ID_CHARS} characters of letters, digits "
                                               "and . _ : ~ - starting with a letter or digit")
     if art_id in RESERVED_ARTICLE_IDS:
@@ -140,48 +177,113 @@ def parse_article(obj: Any, *, prefix: str = "", with_index_fields: bool = False
     return ArticleInput(raw=raw, content_type=kind, url=url, id=art_id, source=source, published=published)
 
 
-def _query_int(name: str, default: int, lo: int, hi: int | None) -> int:
+def _query_int(name: str, default: int, lo: int, hi: int) -> int:
+    """A query parameter of ASCII digits only (not what ``int()`` also takes: signs, spaces,
+    underscores, other scripts' digits), from ``lo`` to ``hi``; else a 422 naming it."""
     raw = request.args.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_error(name, f"{name} must be an integer") from None
-    if value < lo or (hi is not None and value > hi):
-        raise validation_error(name, f"{name} must be between {lo} and {hi}" if hi is not None
-                               else f"{name} must be >= {lo}")
+    if not (raw.isascii() and raw.isdigit()):
+        raise validation_error(name, f"{name} must be a whole number written in the digits 0-9")
+    # Past hi's digit count the value is out of range whatever it is: no huge int is built.
+    digits = raw.lstrip("0") or "0"
+    value = int(digits) if len(digits) <= len(str(hi)) else hi + 1
+    if not lo <= value <= hi:
+        raise validation_error(name, f"{name} must be between {lo} and {hi}")
     return value
 
 
 def _check_id(article_id: str) -> None:
     # Ids that could never have been stored are unknown ids: the same 404 as any other.
-    if not _ARTICLE_ID_RE.match(article_id):
+    if not _ARTICLE_ID_RE.fullmatch(article_id):
         raise not_found("article")
+
+
+def batch_items(body: Any, cap: int) -> list[Any]:
+    """The ``articles`` list of a batch body; a 422 when the body is not a batch of 1 to ``cap``.
+
+    The rate limiter calls this too, before the route runs: a batch is charged one request
+    per article only once its shape is known to be good.
+    """
+    if not isinstance(body, dict):
+        raise validation_error("body", "body must be a JSON object with an 'articles' list")
+    for name in body:
+        if name != "articles":
+            raise validation_error(str(name), f"unknown field {name!r}; allowed: articles")
+    items = body.get("articles")
+    if not isinstance(items, list) or not items:
+        raise validation_error("articles", "articles must be a non-empty list")
+    if len(items) > cap:
+        raise validation_error("articles", f"at most {cap} articles per batch; got {len(items)}")
+    return items
 
 
 # -- library calls ----------------------------------------------------------------------
 
+#: Unicode categories that put no ink on the page: controls, format characters (zero-width
+#: space and joiners, the BOM, bidi marks), separators, unassigned and private-use code
+#: points, surrogates, and combining marks with no base to sit on.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+#: Blank letters: assigned as letters or symbols, but drawn as nothing (Hangul fillers,
+#: the blank Braille pattern).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_visible_text(text: str) -> bool:
+    """True when ``text`` holds at least one character that shows: whitespace, zero-width
+    and other invisible characters alone are no article."""
+    return any(not ch.isspace() and ch not in _BLANK_LETTERS
+               and unicodedata.category(ch) not in _INVISIBLE_CATEGORIES for ch in text)
+
+
 def _clean(art: ArticleInput, field_prefix: str = "") -> dict[str, Any]:
-    try:
+    """Clean one article: a 422 when the input, or what cleaning leaves of it, shows nothing."""
+    field = field_prefix + art.content_type
+    try:  # the library's own verdicts first (binary, undecodable...), then what it let through
         cleaned = clean(art.raw, url=art.url, content_type=art.content_type,
                         max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
     except CleanerError as exc:
-        raise cleaner_error_to_api(exc, field=field_prefix + art.content_type) from None
+        raise cleaner_error_to_api(exc, field=field) from None
     out = cleaned.to_dict()
     metrics.record_removals([r["reason"] for r in out["removed"]])
+    if not has_visible_text(out["text"]):
+        if art.content_type == "text" and not has_visible_text(art.raw):
+            raise ApiError(422, "empty_input", "the text holds no visible characters", field=field)
+        raise ApiError(422, "no_article", "no article text is left after cleaning", field=field)
     return out
 
 
-def _article_view(stored: IndexedArticle) -> dict[str, Any]:
-    """The JSON of one stored article: its verdict and the cleaned article kept in ``meta``."""
+def _live_matches(idx: Any, stored: IndexedArticle) -> list[dict[str, Any]]:
+    """The matches recorded when ``stored`` was added, less the articles deleted since.
+
+    Most matches are still members of the article's story: one lookup of its member ids
+    settles them. Only the rest (deleted, or split off into another story) are looked up
+    one by one.
+    """
+    matches = stored.matches or ()
+    if not matches:
+        return []
+    try:
+        members = set(idx.get_story(stored.story_id).members)
+    except CleanerError:  # the story went away in between: check every match on its own
+        members = set()
+    return [m.to_dict() for m in matches if m.id in members or idx.get(m.id) is not None]
+
+
+def _article_view(stored: IndexedArticle, idx: Any = None) -> dict[str, Any]:
+    """The JSON of one stored article: its verdict and the cleaned article kept in ``meta``.
+
+    With ``idx`` (a stored article read back), matches deleted since are left out; without
+    it (an article just added), the matches are the fresh verdict's.
+    """
     meta_ = dict(stored.meta or {})
     cleaned = meta_.get("cleaned", {})
     return {
         "id": stored.id,
         "story_id": stored.story_id,
         "duplicate_of": stored.duplicate_of,
-        "matches": [m.to_dict() for m in (stored.matches or ())],
+        "matches": (_live_matches(idx, stored) if idx is not None
+                    else [m.to_dict() for m in (stored.matches or ())]),
         "source": stored.source,
         "published": stored.published,
         "text": stored.text,
@@ -203,13 +305,10 @@ def _index_one(art: ArticleInput, field_prefix: str = "") -> tuple[int, dict[str
         existing = idx.get(art.id)
         if existing is not None:  # idempotent: the stored verdict, nothing re-added
             audit.note_articles(art.id)
-            return 200, _article_view(existing)
+            return 200, _article_view(existing, idx)
     cleaned = _clean(art, field_prefix)
     art_id = art.id or secrets.token_hex(12)
     text = cleaned.pop("text")
-    if not text.strip():  # everything was boilerplate: nothing to compare stories on
-        raise ApiError(422, "no_article", "no article text is left after cleaning; nothing to index",
-                       field=field_prefix + art.content_type)
     meta_ = {"cleaned": cleaned}
     published = story_date(art.published, cleaned.get("date"))
     try:
@@ -221,7 +320,7 @@ def _index_one(art: ArticleInput, field_prefix: str = "") -> tuple[int, dict[str
         if existing is None:  # pragma: no cover - deleted in between
             raise ApiError(409, "conflict", "article id is being changed concurrently; retry") from None
         audit.note_articles(art_id)
-        return 200, _article_view(existing)
+        return 200, _article_view(existing, idx)
     except CleanerError as exc:
         raise cleaner_error_to_api(exc, field=field_prefix + art.content_type) from None
     metrics.ARTICLES_INDEXED.inc()
@@ -252,18 +351,7 @@ def add_article() -> tuple[Response, int]:
 @v1.post("/articles/batch")
 def add_articles_batch() -> Response:
     """Clean and index up to MAX_BATCH_ARTICLES articles, each answered on its own."""
-    body = json_body()
-    if not isinstance(body, dict):
-        raise validation_error("body", "body must be a JSON object with an 'articles' list")
-    for name in body:
-        if name != "articles":
-            raise validation_error(str(name), f"unknown field {name!r}; allowed: articles")
-    items = body.get("articles")
-    cap = current_app.config["MAX_BATCH_ARTICLES"]
-    if not isinstance(items, list) or not items:
-        raise validation_error("articles", "articles must be a non-empty list")
-    if len(items) > cap:
-        raise validation_error("articles", f"at most {cap} articles per batch; got {len(items)}")
+    items = batch_items(json_body(), current_app.config["MAX_BATCH_ARTICLES"])
     results = []
     for i, item in enumerate(items):
         prefix = f"articles[{i}]."
@@ -279,10 +367,11 @@ def add_articles_batch() -> Response:
 @v1.get("/articles/<article_id:article_id>")
 def get_article(article_id: str) -> Response:
     _check_id(article_id)
-    stored = indexes().for_tenant(g.principal.tenant_id).get(article_id)
+    idx = indexes().for_tenant(g.principal.tenant_id)
+    stored = idx.get(article_id)
     if stored is None:
         raise not_found("article")
-    return jsonify(_article_view(stored))
+    return jsonify(_article_view(stored, idx))
 
 
 @v1.delete("/articles/<article_id:article_id>")
@@ -300,7 +389,7 @@ def delete_article(article_id: str) -> Response:
 @v1.get("/stories")
 def list_stories() -> Response:
     limit = _query_int("limit", DEFAULT_STORIES_PAGE, 1, MAX_STORIES_PAGE)
-    offset = _query_int("offset", 0, 0, None)
+    offset = _query_int("offset", 0, 0, MAX_STORIES_OFFSET)
     stories = indexes().for_tenant(g.principal.tenant_id).stories(limit=limit, offset=offset)
     return jsonify({"stories": [s.to_dict() for s in stories], "limit": limit, "offset": offset})
 
@@ -384,7 +473,8 @@ def _is_loopback(addr: str | None) -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Register the id converter and both blueprints."""
+    """Register the capped request class, the id converter and both blueprints."""
+    app.request_class = CappedRequest
     app.url_map.converters["article_id"] = ArticleIdConverter
     app.register_blueprint(v1)
     app.register_blueprint(meta)

@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 
 from flask import Flask, Response, g, request
 
+from .metrics import route_label
+
 logger = logging.getLogger("cleaner.audit")
 
 #: Methods that change a tenant's data and therefore get an audit line.
@@ -58,7 +60,7 @@ def init_app(app: Flask) -> None:
     def _audit(resp: Response) -> Response:
         if request.method not in AUDITED_METHODS or not request.path.startswith("/v1/"):
             return resp
-        route = request.url_rule.rule if request.url_rule is not None else request.path
+        route = route_label()  # a constant for unmatched paths: never the raw path
         if route in STATELESS_ROUTES:
             return resp
         principal = g.get("principal")

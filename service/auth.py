@@ -35,6 +35,7 @@ TENANT_ID_BYTES = 16
 #: Seconds a SQLite connection waits for another worker's write lock before failing.
 SQLITE_BUSY_SECONDS = 10.0
 
+# Used with ``fullmatch`` only: ``re``'s ``$`` also matches before a final newline.
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TENANT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _KEY_RE = re.compile(r"^ck_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
@@ -95,7 +96,7 @@ class KeyStore:
     def __init__(self, db: str, schema: str = "public") -> None:
         self.db = db
         self._pg = is_dsn(db)
-        if self._pg and not _SCHEMA_RE.match(schema):
+        if self._pg and not _SCHEMA_RE.fullmatch(schema):
             raise KeyStoreError(f"schema must be a lower-case SQL identifier, got {schema!r}")
         self.schema = schema
         with self._tx() as cur:
@@ -167,7 +168,7 @@ class KeyStore:
 
         The key itself is not stored anywhere: the caller must show it now or lose it.
         """
-        if not TENANT_NAME_RE.match(tenant):
+        if not TENANT_NAME_RE.fullmatch(tenant):
             raise KeyStoreError(
                 f"tenant name {tenant!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
                 "starting with a letter or digit")
@@ -188,7 +189,7 @@ class KeyStore:
 
     def authenticate(self, key: str) -> Principal | None:
         """The principal for a valid, unrevoked key, else None (unknown, revoked or malformed)."""
-        m = _KEY_RE.match(key)
+        m = _KEY_RE.fullmatch(key)
         digest = _hash(key)
         if not m:
             return None

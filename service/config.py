@@ -29,6 +29,10 @@ MAX_ARTICLE_ID_CHARS = 128
 #: Largest page size of ``GET /v1/stories``.
 MAX_STORIES_PAGE = 100
 
+#: Largest ``offset`` of ``GET /v1/stories``: far past any tenant's story count, and far
+#: inside the 64-bit integers SQL databases take (a larger one was a 500).
+MAX_STORIES_OFFSET = 1_000_000_000
+
 #: Default page size of ``GET /v1/stories``.
 DEFAULT_STORIES_PAGE = 20
 

@@ -38,9 +38,21 @@ def record_removals(reasons: list[str]) -> None:
         REMOVALS.labels(reason=reason).inc()
 
 
-def _route() -> str:
-    # The URL rule, not the path: ids in paths would make one series per article.
-    return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+#: The ``route`` label (and audit field) of a request no URL rule matched.
+UNMATCHED_ROUTE = "<unmatched>"
+#: Methods that get their own ``method`` label; any other (``curl -X FOOA``) counts as "other",
+#: so a client cannot make new series without limit.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_label() -> str:
+    """The matched URL rule, not the path: ids in paths would make one series per article."""
+    return request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
+
+
+def method_label() -> str:
+    """The request method when it is a standard one, else "other"."""
+    return request.method if request.method in KNOWN_METHODS else "other"
 
 
 def render() -> Response:
@@ -67,8 +79,8 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _count(resp: Response) -> Response:
         start = g.get("metrics_start")
-        route = _route()
-        REQUESTS.labels(method=request.method, route=route, status=str(resp.status_code)).inc()
+        route, method = route_label(), method_label()
+        REQUESTS.labels(method=method, route=route, status=str(resp.status_code)).inc()
         if start is not None:
-            LATENCY.labels(method=request.method, route=route).observe(time.perf_counter() - start)
+            LATENCY.labels(method=method, route=route).observe(time.perf_counter() - start)
         return resp

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify
 
-from .config import MAX_ARTICLE_ID_CHARS, MAX_STORIES_PAGE, DEFAULT_STORIES_PAGE
+from .config import DEFAULT_STORIES_PAGE, MAX_ARTICLE_ID_CHARS, MAX_STORIES_OFFSET, MAX_STORIES_PAGE
 
 docs = Blueprint("docs", __name__)
 
@@ -196,7 +196,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
                                                                 "maximum": MAX_STORIES_PAGE,
                                                                 "default": DEFAULT_STORIES_PAGE}},
-                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}],
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                 "maximum": MAX_STORIES_OFFSET, "default": 0}}],
                 "responses": {"200": {"description": "A page of stories", "content": {"application/json": {
                     "schema": {"type": "object", "required": ["stories", "limit", "offset"], "properties": {
                         "stories": {"type": "array", "items": {"$ref": "#/components/schemas/Story"}},

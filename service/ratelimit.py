@@ -12,10 +12,12 @@ import sqlite3
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from limits.storage import Storage
 
+from .api import batch_items
+from .errors import ApiError
 from .sqlite_conn import ThreadConnections
 
 #: Statuses on which Retry-After is meaningful (RFC 9110: 503, and 429 by RFC 6585).
@@ -101,19 +103,23 @@ def _key_of_caller() -> str:
 
 
 def _cost_of_request() -> int:
-    """A batch counts as one request per article in it, so batching cannot multiply the budget."""
+    """A batch counts as one request per article in it, so batching cannot multiply the budget.
+
+    Only a well-formed batch: one the route will refuse (422: not a batch, empty, over the
+    cap) costs one request, like any other refused request.
+    """
     if request.endpoint != "v1.add_articles_batch" or not request.is_json:
         return 1
     try:
         body = request.get_json(silent=True)  # the route then reads the same, cached, bytes
-    except RecursionError:  # absurdly nested: the route answers 400
+        return len(batch_items(body, current_app.config["MAX_BATCH_ARTICLES"]))
+    except (ApiError, RecursionError):  # the route answers 422 (or 400: absurdly nested)
         return 1
-    items = body.get("articles") if isinstance(body, dict) else None
-    return max(1, len(items)) if isinstance(items, list) else 1
 
 
 def init_app(app: Flask) -> Limiter:
-    """Attach a limiter to ``app``: ``RATE_LIMIT`` per API key on the ``/v1`` routes only."""
+    """Attach a limiter to ``app``: one ``RATE_LIMIT`` budget per API key, shared by all the
+    ``/v1`` routes (an application-wide limit keyed by key id, not one budget per route)."""
 
     # Registered before the limiter, so it runs after the limiter's header hook (Flask runs
     # after_request functions last-registered first): flask-limiter sets Retry-After on every
@@ -131,9 +137,11 @@ def init_app(app: Flask) -> Limiter:
         strategy="fixed-window",
         headers_enabled=True,
         key_prefix="cleaner",
+        # One counter per key for the whole API: flask-limiter's default limits would keep
+        # one per route, so a key could spend the budget once on each of the seven routes.
         # Other routes (health, metrics, docs) carry no key and need no budget.
-        default_limits=[lambda: app.config["RATE_LIMIT"]],
-        default_limits_exempt_when=lambda: g.get("principal") is None,
-        default_limits_cost=_cost_of_request,
+        application_limits=[lambda: app.config["RATE_LIMIT"]],
+        application_limits_exempt_when=lambda: g.get("principal") is None,
+        application_limits_cost=_cost_of_request,
     )
     return limiter

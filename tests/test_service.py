@@ -370,10 +370,27 @@ def test_stories_are_listed_and_paginated(client: FlaskClient, keys: dict[str, s
     assert story["articles"][1]["duplicate_of"] == "p1"
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "limit=x", "offset=-1", "offset=1.5"])
+@pytest.mark.parametrize("query", [
+    "limit=0", "limit=101", "limit=x", "offset=-1", "offset=1.5", "limit=",
+    # past SQLite's 64-bit integers (was a 500), and past the documented maximum
+    "offset=9223372036854775808", "offset=1000000001", "offset=" + "9" * 5000, "limit=" + "1" * 30,
+    # what int() takes but a query string should not: underscores, spaces, signs, other digits
+    "offset=1_0", "offset=%201", "limit=5%20", "offset=%2B5", "offset=-0", "limit=%EF%BC%95", "offset=%D9%A3",
+    "limit=%C2%B2", "offset=0x10", "offset=1e3", "offset=%0A1",
+])
 def test_bad_pagination_is_422(client: FlaskClient, keys: dict[str, str], query: str) -> None:
     field = query.split("=")[0]
     assert_error(client.get(f"/v1/stories?{query}", headers=auth(keys["a"])), 422, "invalid_field", field)
+
+
+@pytest.mark.parametrize(("query", "limit", "offset"), [
+    ("limit=007&offset=000", 7, 0), ("offset=1000000000", 20, 1_000_000_000), ("offset=" + "0" * 5000 + "3", 20, 3),
+])
+def test_pagination_takes_plain_digits_up_to_the_maximum(client: FlaskClient, keys: dict[str, str], query: str,
+                                                         limit: int, offset: int) -> None:
+    page = client.get(f"/v1/stories?{query}", headers=auth(keys["a"]))
+    assert page.status_code == 200
+    assert page.get_json() == {"stories": [], "limit": limit, "offset": offset}
 
 
 @pytest.mark.parametrize("story_id", ["s_0000000000000000", "nonsense", "x" * 300])
