@@ -28,7 +28,7 @@ import stat
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -232,7 +232,8 @@ def _error_text(exc: BaseException) -> str:
 
 def read_source(src: Source, *, skip: Container[str] = (), stream: IO[bytes] | None = None) -> Iterator[Record]:
     """Stream the records of one input file. Records whose id is in ``skip`` are not
-    yielded (for resume); their content is not even read where the format allows it.
+    yielded (for resume; a :class:`DoneIds` skips each id as often as it counts it);
+    their content is not even read where the format allows it.
     ``stream`` reads an already open file instead of ``src.path`` (Spark hands bytes)."""
     if src.kind in ("html", "text"):
         if not _done(skip, src.name):
@@ -250,9 +251,37 @@ def read_source(src: Source, *, skip: Container[str] = (), stream: IO[bytes] | N
         raise InvalidArgumentError(f"unknown source kind {src.kind!r}")
 
 
+class DoneIds:
+    """The ids of the lines an output already holds, for resume, counted: an id that
+    repeats in the input (two JSONL lines with one id) is skipped only as many times as
+    it was written, so every input record still ends up in the output once."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._left = Counter(ids)
+        self.total = sum(self._left.values())
+
+    def take(self, rid: str) -> bool:
+        """Whether one more record ``rid`` is done; it is then counted off."""
+        left = self._left.get(rid, 0)
+        if not left:
+            return False
+        if left == 1:
+            del self._left[rid]
+        else:
+            self._left[rid] = left - 1
+        return True
+
+    def __contains__(self, rid: object) -> bool:
+        return rid in self._left
+
+    def __len__(self) -> int:
+        return self.total
+
+
 def _done(skip: Container[str], rid: str) -> bool:
-    """Whether the record ``rid`` is already done (resume): it is in ``skip``."""
-    return rid in skip
+    """Whether the record ``rid`` is already done (resume): counted off a
+    :class:`DoneIds`, or simply in any other container of ids."""
+    return skip.take(rid) if isinstance(skip, DoneIds) else rid in skip
 
 
 def _printable(text: str) -> str:
@@ -701,10 +730,10 @@ def _line_id(line: bytes) -> str | None:
         return None
 
 
-def scan_jsonl_ids(path: str | Path, *, repair: bool = True) -> tuple[set[str], int]:
-    """Ids of the complete lines of a JSONL output, and how many bytes were cut off.
-    A torn last line (a kill mid-write) is truncated away when ``repair`` is true."""
-    ids: set[str] = set()
+def scan_jsonl_ids(path: str | Path, *, repair: bool = True) -> tuple[DoneIds, int]:
+    """Ids of the complete lines of a JSONL output (counted), and how many bytes were cut
+    off. A torn last line (a kill mid-write) is truncated away when ``repair`` is true."""
+    ids: list[str] = []
     good = 0
     with open(path, "rb") as fh:
         for line in fh:
@@ -713,13 +742,13 @@ def scan_jsonl_ids(path: str | Path, *, repair: bool = True) -> tuple[set[str], 
             rid = _line_id(line)
             if rid is None:
                 break
-            ids.add(rid)
+            ids.append(rid)
             good += len(line)
         end = fh.seek(0, os.SEEK_END)
     cut = end - good
     if cut and repair:
         os.truncate(path, good)
-    return ids, cut
+    return DoneIds(ids), cut
 
 
 class JsonlSink:
@@ -728,7 +757,7 @@ class JsonlSink:
 
     def __init__(self, path: str, *, resume: bool = False) -> None:
         self.path = path
-        self.done: set[str] = set()
+        self.done = DoneIds()
         self.repaired = 0
         self._last_sync = time.monotonic()
         self.fd = -1

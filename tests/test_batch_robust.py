@@ -192,3 +192,26 @@ def test_a_file_name_that_is_not_utf8_is_cleaned_under_a_printable_id(tmp_path: 
     assert summary.ok == 1
     (entry,) = read_lines(tmp_path / "txt" / "manifest.jsonl")
     assert "report 6" in (tmp_path / "txt" / entry["file"]).read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- resume with repeated ids
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "txt"])
+def test_resume_keeps_records_whose_id_repeats(tmp_path: Path, fmt: str) -> None:
+    text = "The council met on Monday and agreed the budget for the new library after a long debate"
+    export = tmp_path / "dups.jsonl"
+    export.write_text("".join(json.dumps({"id": rid, "text": f"{text} ({n}).\n\nMore."}) + "\n"
+                              for n, rid in enumerate(["a", "dup", "dup", "b", "dup"])), encoding="utf-8")
+    full, part = tmp_path / f"full.{fmt}", tmp_path / f"part.{fmt}"
+    run_batch([export], str(full), fmt=fmt, jobs=1, progress=False)
+    run_batch([export], str(part), fmt=fmt, jobs=1, progress=False)
+    listing = full / "manifest.jsonl" if fmt == "txt" else full
+    cut = part / "manifest.jsonl" if fmt == "txt" else part
+    lines = listing.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 5
+    for keep in range(5):  # a kill after any number of lines
+        cut.write_bytes(b"".join(lines[:keep]))
+        summary = run_batch([export], str(part), fmt=fmt, jobs=2, resume=True, progress=False)
+        assert (summary.skipped, summary.articles) == (keep, 5 - keep)
+        assert cut.read_bytes() == listing.read_bytes()  # every record once, in order
