@@ -23,6 +23,8 @@ _KIND_BY_TAG = {"p": "p", "head": "heading", "list": "list", "quote": "quote", "
 _DATE_PARAMS = {"extensive_search": False, "original_date": True}
 _TIME_DATETIME = re.compile(r"""<time\b[^>]*?\bdatetime\s*=\s*["']?\s*((?:19|20)\d\d-[01]\d-[0-3]\d)""", re.I)
 _HEAD_END = re.compile(r"</head\s*>", re.I)
+#: Words the body element's own text needs to be read as a block when it has no child blocks.
+MIN_BARE_BODY_WORDS = 25
 #: Look for the end of <head> this far into the page; heads past this are broken markup.
 MAX_HEAD_CHARS = 400_000
 
@@ -100,8 +102,9 @@ def _metadata(tree: HtmlElement, url: str | None) -> dict[str, str | None]:
 def _blocks(root: etree._Element, default_kind: str) -> list[Block]:
     """One block per child of trafilatura's body, plus the loose text it leaves between them
     (a paragraph that follows a heading without its own <p> ends up as the heading's tail).
-    Text of the body element itself is not read: trafilatura's fallbacks put a page's bare
-    navigation there (a menu-only page has no article)."""
+    Text of the body element itself is read only when it has no child blocks and holds
+    MIN_BARE_BODY_WORDS or more: trafilatura's fallbacks put a page's bare navigation there
+    (a menu-only page has no article)."""
     out: list[Block] = []
 
     def add(text: str, kind: str) -> None:
@@ -111,6 +114,13 @@ def _blocks(root: etree._Element, default_kind: str) -> list[Block]:
     for el in root:
         add(_block_text(el), _KIND_BY_TAG.get(el.tag, default_kind))
         add(_norm(el.tail or ""), default_kind)
+    if not out:
+        # Nothing but the body's own text: a page whose article sits in one bare element
+        # (<body>text</body>, or a lone <p>). Read when it is a paragraph's worth of words,
+        # not a menu; the judge then decides as for any block.
+        text = _norm("".join(root.itertext()))
+        if len(text.split()) >= MIN_BARE_BODY_WORDS:
+            add(text, _KIND_BY_TAG.get(root.tag, default_kind))
     return out
 
 

@@ -149,3 +149,13 @@ def test_text_without_spaces_is_not_taken_for_a_headline():
     assert clean(paras[0]).text == paras[0]
     headed = clean("\n\n".join(["市议会批准新预算", *paras]))
     assert headed.title == "市议会批准新预算" and headed.paragraphs == tuple(paras)
+
+
+def test_an_article_in_one_bare_element_is_read_but_a_bare_menu_is_not():
+    para = ("The city council voted on Tuesday to approve a new budget for the library and the parks "
+            "department, officials said after a long meeting that ran late into the night.")
+    for page in (f'<?xml version="1.0" encoding="utf-8"?><html><body><p>{para}</p></body></html>',
+                 f"<html><body>{para}</body></html>"):
+        assert clean(page).text == para
+    with pytest.raises(NoArticleError):
+        clean("<html><body><nav>Home News Sports Weather Contact</nav></body></html>")
