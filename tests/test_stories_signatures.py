@@ -146,6 +146,12 @@ def test_published_accepts_iso_dates(value: str | None) -> None:
     assert (days is None) == (value is None)
 
 
+def test_published_times_with_offsets_are_one_instant() -> None:
+    same = [rule.parse_published(v) for v in ("2024-05-01T23:00:00-10:00", "2024-05-02T09:00:00Z",
+                                               "2024-05-02T11:00:00+02:00")]
+    assert same[0] == same[1] == same[2]
+
+
 @pytest.mark.parametrize("value", ["yesterday", "01/05/2024", "", 20240501])
 def test_published_rejects_other_values(value: object) -> None:
     with pytest.raises(InvalidArgumentError, match="ISO"):

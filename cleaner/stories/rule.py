@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
 import numpy as np
@@ -126,6 +126,8 @@ def parse_published(value: str | None) -> float | None:
         if len(v) == 10:
             return float(date.fromisoformat(v).toordinal())
         dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        if dt.tzinfo is not None:  # one instant is one time, whatever the offset it is written in
+            dt = dt.astimezone(timezone.utc)
         return dt.toordinal() + (dt.hour * 3600 + dt.minute * 60 + dt.second) / 86400.0
     except ValueError:
         raise InvalidArgumentError(
