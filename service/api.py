@@ -48,6 +48,8 @@ MAX_SOURCE_CHARS = 200
 #: Ids that name a route under /v1/articles/ and so cannot name an article.
 RESERVED_ARTICLE_IDS = frozenset({"batch"})
 
+#: The query parameters of ``GET /v1/stories``.
+STORIES_QUERY = ("limit", "offset")
 CLEAN_FIELDS = frozenset({"html", "text", "url"})
 ARTICLE_FIELDS = CLEAN_FIELDS | {"id", "source", "published"}
 
@@ -388,6 +390,9 @@ def delete_article(article_id: str) -> Response:
 
 @v1.get("/stories")
 def list_stories() -> Response:
+    for name in request.args:  # as with body fields: a misspelt parameter is not ignored
+        if name not in STORIES_QUERY:
+            raise validation_error(name, f"unknown query parameter {name!r}; allowed: {', '.join(STORIES_QUERY)}")
     limit = _query_int("limit", DEFAULT_STORIES_PAGE, 1, MAX_STORIES_PAGE)
     offset = _query_int("offset", 0, 0, MAX_STORIES_OFFSET)
     stories = indexes().for_tenant(g.principal.tenant_id).stories(limit=limit, offset=offset)

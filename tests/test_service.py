@@ -377,6 +377,8 @@ def test_stories_are_listed_and_paginated(client: FlaskClient, keys: dict[str, s
     # what int() takes but a query string should not: underscores, spaces, signs, other digits
     "offset=1_0", "offset=%201", "limit=5%20", "offset=%2B5", "offset=-0", "limit=%EF%BC%95", "offset=%D9%A3",
     "limit=%C2%B2", "offset=0x10", "offset=1e3", "offset=%0A1",
+    # parameters the route does not take are not silently ignored
+    "page=2", "Limit=5", "=", "=false",
 ])
 def test_bad_pagination_is_422(client: FlaskClient, keys: dict[str, str], query: str) -> None:
     field = query.split("=")[0]
