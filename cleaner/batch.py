@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -813,7 +813,13 @@ class JsonlSink:
 class TxtTreeSink:
     """A folder of ``.txt`` files mirroring the input tree, plus a ``manifest.jsonl``
     line per article (id, file, url, title, error) that resume reads. Each text file
-    is written to a temporary name and renamed, so no half-written file is left."""
+    is written to a temporary name and renamed, so no half-written file is left.
+
+    Two records can map to one name (``x.html`` and ``x.html.txt``; a record ``a`` of
+    ``export.jsonl`` and a file ``export/a.txt``; an id that repeats): the later one gets
+    the first free ``name~N.txt`` (``~`` never occurs in a name made from a record id),
+    so nothing is overwritten. Names are given in input order and resume reloads the
+    ones the manifest holds, so a resumed run names files as an uninterrupted one."""
 
     def __init__(self, root: str, *, resume: bool = False) -> None:
         if root == "-":
@@ -825,10 +831,45 @@ class TxtTreeSink:
         manifest = os.path.join(root, MANIFEST_NAME)
         self.manifest = JsonlSink(manifest, resume=resume)
         self.done, self.repaired = self.manifest.done, self.manifest.repaired
+        self._files: set[str] = set()  # the names written (relative, "/"-separated) ...
+        self._dirs: set[str] = set()  # ... and the folders they are in
+        if resume and self.done:
+            with open(manifest, "rb") as fh:  # complete lines only: the sink cut a torn one off
+                for raw in fh:
+                    name = json.loads(raw).get("file")
+                    if name:
+                        self._claim(name)
+
+    def _claim(self, name: str) -> None:
+        parts = name.split("/")
+        self._files.add(name)
+        self._dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+
+    def unique_name(self, name: str) -> str:
+        """``name``, or the first free variant of it (see the class); claimed for good."""
+        parts = name.split("/")
+        # A folder cannot take the name of a file already written, nor a file the name of
+        # a file or folder.
+        for i in range(len(parts) - 1):
+            parts[i] = self._free(parts[:i], parts[i], lambda p: p not in self._files)
+        parts[-1] = self._free(parts[:-1], parts[-1], lambda p: p not in self._files and p not in self._dirs)
+        name = "/".join(parts)
+        self._claim(name)
+        return name
+
+    @staticmethod
+    def _free(parents: list[str], part: str, free: Callable[[str], bool]) -> str:
+        base, ext = (part[:-4], ".txt") if part.endswith(".txt") else (part, "")
+        candidate, n = part, 1
+        while not free("/".join([*parents, candidate])):
+            n += 1
+            candidate = f"{base}~{n}{ext}"
+        return candidate
 
     def write(self, line: dict[str, Any], out_name: str) -> None:
         entry = {"id": line["id"], "file": None, "url": line["url"], "title": line["title"], "error": line["error"]}
         if line["error"] is None and out_name:
+            out_name = self.unique_name(out_name)
             target = os.path.join(self.root, *out_name.split("/"))
             with _writing(target):
                 os.makedirs(os.path.dirname(target), exist_ok=True)

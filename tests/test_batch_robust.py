@@ -215,3 +215,47 @@ def test_resume_keeps_records_whose_id_repeats(tmp_path: Path, fmt: str) -> None
         summary = run_batch([export], str(part), fmt=fmt, jobs=2, resume=True, progress=False)
         assert (summary.skipped, summary.articles) == (keep, 5 - keep)
         assert cut.read_bytes() == listing.read_bytes()  # every record once, in order
+
+
+# --------------------------------------------------------------------------- txt names that collide
+
+
+def test_txt_output_never_overwrites_when_two_records_map_to_one_name(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    (src / "export").mkdir(parents=True)
+    pages = {"x.html": article_html(10), "x.html.txt": "A text article about the harbour.\n\nIt has two parts.",
+             "export/a.txt": "A text article about the river.\n\nThe real file, not the record.",
+             "y.txt": "The y article, a file.\n\nSecond paragraph about the bridge."}
+    for rel, body in pages.items():
+        (src / rel).write_text(body, encoding="utf-8")
+    # A folder whose name a file of its parent already took: y.txt (the file) vs y.txt/ (a folder).
+    (src / "y.txt.jsonl").write_text(json.dumps({"id": "z", "text": "Record z in the y.txt export.\n\nMore."}) + "\n",
+                                     encoding="utf-8")
+    records = [{"id": "a", "text": "Record a of the export about the orchard.\n\nMore."},
+               {"id": "same", "text": "The first record named same.\n\nMore."},
+               {"id": "same", "text": "The second record named same.\n\nMore."}]
+    (src / "export.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    out = tmp_path / "txt"
+    summary = run_batch([src], str(out), fmt="txt", jobs=2, progress=False)
+    assert (summary.ok, summary.failed) == (8, 0)
+    manifest = read_lines(out / "manifest.jsonl")
+    files = [m["file"] for m in manifest]
+    assert len(set(files)) == len(files) == 8  # one file per record
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.txt") if p.is_file()) == sorted(files)
+    by_id: dict[str, list[str]] = {}
+    for m in manifest:
+        by_id.setdefault(m["id"], []).append((out / m["file"]).read_text(encoding="utf-8"))
+    assert "report 10" in by_id["x.html"][0] and "harbour" in by_id["x.html.txt"][0]
+    assert "orchard" in by_id["a"][0] and "real file" in by_id["export/a.txt"][0]
+    assert ["first" in t for t in by_id["same"]] == [True, False] and "second" in by_id["same"][1]
+    assert "Record z" in by_id["z"][0] and "bridge" in by_id["y.txt"][0]
+    assert {"x.html~2.txt", "export/a~2.txt", "export/same~2.txt", "y~2.txt/z.txt"} <= set(files)
+
+    # Resume after a kill at any line names the rest of the files as the full run did.
+    full = (out / "manifest.jsonl").read_bytes()
+    lines = full.splitlines(keepends=True)
+    for keep in (1, 4, 6):
+        (out / "manifest.jsonl").write_bytes(b"".join(lines[:keep]))
+        run_batch([src], str(out), fmt="txt", jobs=1, resume=True, progress=False)
+        assert (out / "manifest.jsonl").read_bytes() == full
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.txt") if p.is_file()) == sorted(files)
