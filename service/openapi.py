@@ -202,7 +202,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "schema": {"type": "object", "required": ["stories", "limit", "offset"], "properties": {
                         "stories": {"type": "array", "items": {"$ref": "#/components/schemas/Story"}},
                         "limit": {"type": "integer"}, "offset": {"type": "integer"}}}}}},
-                    "422": _error_response("limit or offset out of range"), **auth_errors},
+                    "422": _error_response("limit or offset not plain digits or out of range, or a query "
+                                           "parameter the route does not take (error.field names it)"),
+                    **auth_errors},
             }},
             "/v1/stories/{id}": {"get": {
                 "summary": "One story and its member articles", "operationId": "getStory",
