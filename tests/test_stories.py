@@ -305,3 +305,16 @@ def test_index_arguments_of_the_wrong_kind_are_invalid_argument_errors(tmp_path)
         StoryIndex(storage="cleaner.db")  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError):
         StoryIndex(str(tmp_path / "a\x00b.db"))
+
+
+def test_copies_in_scripts_written_without_spaces_are_duplicates() -> None:
+    ja = ("東京都議会は火曜日、新年度の予算案を可決した。当局者によると、この計画は道路の補修や公園、"
+          "二つの新しい図書館の建設に充てられ、最初の工事は来年の春に完成する見込みだという。")
+    zh = ("市议会周二投票批准了新一年的预算。官员表示该计划将资助道路维修、公园和两座新图书馆，"
+          "预计将在明年春季完成首批工程。反对者认为这笔钱应该用于青少年项目。")
+    with StoryIndex(":memory:") as idx:
+        for name, text in (("ja", ja), ("zh", zh)):
+            idx.add(f"{name}1", text)
+            assert idx.add(f"{name}2", text).duplicate_of == f"{name}1"
+            assert idx.add(f"{name}3", text[:-8]).duplicate_of == f"{name}1"  # tail cut
+        assert idx.get_story(idx.get("ja1").story_id).members == ("ja1", "ja2", "ja3")  # type: ignore[union-attr]

@@ -191,6 +191,13 @@ class Tokens(NamedTuple):
     starts: list[int]
 
 
+# Chinese and Japanese are written without spaces: each of their characters is a token (so a
+# copy shares character 5-grams), while runs of other characters split at spaces as usual.
+_IDEOGRAPHIC_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_IDEOGRAPHIC = re.compile(f"[{_IDEOGRAPHIC_CHARS}]")
+_IDEOGRAPHIC_TOKEN = re.compile(f"[{_IDEOGRAPHIC_CHARS}]|[^\\s{_IDEOGRAPHIC_CHARS}]+")
+
+
 def tokenize(text: str) -> Tokens:
     """Tokens of ``text`` in one fast pass (translate, split), shared by shingling and salient
     terms: tokenising is a large part of the cost of a signature."""
@@ -201,8 +208,9 @@ def tokenize(text: str) -> Tokens:
         segments = _BREAKS.split(_SPACE_OUT_PATTERN.sub(" ", text))
     toks: list[str] = []
     starts: list[int] = []
+    ideographic = not text.isascii() and _IDEOGRAPHIC.search(text) is not None
     for seg in segments:
-        ws = seg.split()
+        ws = _IDEOGRAPHIC_TOKEN.findall(seg) if ideographic else seg.split()
         if ws:
             starts.append(len(toks))
             toks += ws
