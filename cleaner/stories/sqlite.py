@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS postings (
 """
 
 
+_OUR_TABLES = frozenset({"namespaces", "stories", "articles", "texts", "postings"})
+
+
 class SQLiteStorage(Storage):
     """Storage in one SQLite file (created if missing) or in memory (``":memory:"``)."""
 
@@ -84,6 +87,14 @@ class SQLiteStorage(Storage):
             c = self._conn
             c.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
             c.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            # A file may hold other tables (the service keeps its API keys beside the index),
+            # but one whose tables have our names without being ours is left as it is: no WAL
+            # switch, nothing added.
+            names = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if names & _OUR_TABLES and "meta" not in names:
+                raise StorageError(f"{self.path!r} holds tables named like the story index's "
+                                   f"({', '.join(sorted(names & _OUR_TABLES))}) that are not the "
+                                   f"index's; give another file")
             if self.path != ":memory:":
                 mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
