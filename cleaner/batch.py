@@ -149,15 +149,19 @@ def _size(path: str) -> int:
 
 def discover(paths: Sequence[str | Path], *, skipped: list[str] | None = None) -> Iterator[Source]:
     """Yield the input files under ``paths``, folders walked recursively in sorted order
-    (hidden files and folders left out). Files of other types inside folders are passed
-    over (and appended to ``skipped`` when given); a path that does not exist, or a file
-    given by name whose type we do not read, raises :class:`UsageError`."""
+    (hidden files and folders left out). Files of other types inside folders, and
+    anything there that is not a regular file (a FIFO, a device, a link to one: reading
+    it could block forever), are passed over (and appended to ``skipped`` when given); a
+    path that does not exist, is neither a file nor a folder, or is a file given by name
+    whose type we do not read, raises :class:`UsageError`."""
     roots = [str(p) for p in paths]
     if not roots:
         raise UsageError("no input paths given")
     for root in roots:
         if not os.path.exists(root):
             raise UsageError(f"input path does not exist: {root}")
+        if not os.path.isfile(root) and not os.path.isdir(root):
+            raise UsageError(f"cannot read {root}: not a regular file or a folder (a FIFO or a device?)")
         if os.path.isfile(root) and kind_of(root) is None:
             raise UsageError(
                 f"cannot read {root}: expected .html, .htm, .txt, .jsonl, .warc or .warc.gz (or a folder)"
@@ -175,14 +179,19 @@ def discover(paths: Sequence[str | Path], *, skipped: list[str] | None = None) -
                     continue
                 full = os.path.join(dirpath, fname)
                 kind = kind_of(fname)
-                if kind is None:
+                try:
+                    st: os.stat_result | None = os.stat(full)
+                except OSError:
+                    st = None  # a dangling link: read, it becomes an "unreadable file" line
+                if kind is None or (st is not None and not stat.S_ISREG(st.st_mode)):
                     if skipped is not None:
                         skipped.append(full)
                     continue
                 rel = Path(os.path.relpath(full, root)).as_posix()
                 # A name with bytes that are not UTF-8 names a record (and its .txt file) in
                 # a printable form; the path keeps the real bytes to read.
-                yield Source(full, _printable(f"{label}/{rel}" if prefixed else rel), kind, _size(full))
+                name = _printable(f"{label}/{rel}" if prefixed else rel)
+                yield Source(full, name, kind, st.st_size if st is not None else 0)
 
 
 def root_labels(roots: Sequence[str]) -> list[str]:
@@ -900,6 +909,8 @@ class BatchSummary:
     elapsed: float = 0.0
     interrupted: bool = False
     output_closed: bool = False
+    #: Input folders in which no file of a type we read was found.
+    empty_folders: list[str] = field(default_factory=list)
     #: Why writing the output failed mid-run (the run stopped there), or ``None``.
     output_error: str | None = None
     errors: dict[str, int] = field(default_factory=dict)
@@ -1020,6 +1031,8 @@ def run_batch(
     check_output_apart(paths, sources, output, fmt)  # before the sink opens (and truncates) anything
     sink: JsonlSink | TxtTreeSink = JsonlSink(output, resume=resume) if fmt == "jsonl" else TxtTreeSink(output, resume=resume)
     summary = BatchSummary(repaired_bytes=sink.repaired, other_files=len(other))
+    summary.empty_folders = [str(root) for root in paths if os.path.isdir(root)
+                             and not any(s.path.startswith(os.path.join(str(root), "")) for s in sources)]
     done = sink.done
     bar = _progress_bar(sources, progress)
     started = time.monotonic()

@@ -259,3 +259,33 @@ def test_txt_output_never_overwrites_when_two_records_map_to_one_name(tmp_path: 
         run_batch([src], str(out), fmt="txt", jobs=1, resume=True, progress=False)
         assert (out / "manifest.jsonl").read_bytes() == full
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.txt") if p.is_file()) == sorted(files)
+
+
+# --------------------------------------------------------------------------- nothing to read, special files
+
+
+def test_a_folder_with_nothing_to_read_warns_and_exits_0(tmp_path: Path) -> None:
+    empty = tmp_path / "crawl"
+    empty.mkdir()
+    (empty / "notes.md").write_text("not an input", encoding="utf-8")
+    for quiet in ([], ["-q"]):  # the warning shows even with --quiet
+        result = run_cli(empty, "-o", tmp_path / "o.jsonl", *quiet)
+        assert result.returncode == 0 and "Traceback" not in result.stderr
+        assert f"Warning: no .html, .htm, .txt, .jsonl, .warc or .warc.gz files in {empty}" in result.stderr
+        assert (tmp_path / "o.jsonl").read_bytes() == b""
+
+
+def test_fifos_and_devices_inside_a_folder_are_passed_over(site: Path, tmp_path: Path) -> None:
+    os.mkfifo(site / "pipe.html")  # nobody writes to it: reading it would block forever
+    (site / "zero.txt").symlink_to("/dev/zero")
+    (site / "gone.html").symlink_to(tmp_path / "nowhere.html")  # still an error line, as before
+    out = tmp_path / "o.jsonl"
+    result = run_cli(site, "-o", out)
+    assert result.returncode == 1, result.stderr
+    assert [d["id"] for d in read_lines(out)] == ["a.html", "b.html", "e1", "gone.html"]
+    assert "2 files of other types passed over" in result.stderr
+
+
+def test_a_fifo_given_by_name_is_a_usage_error(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    one_line_error(run_cli(tmp_path / "pipe.jsonl", "-o", tmp_path / "o.jsonl"), 2, "not a regular file or a folder")

@@ -54,6 +54,9 @@ def clean_command(paths: tuple[str, ...], output: str, fmt: str, jobs: int | Non
                             dedup=dedup, progress=False if quiet else None)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from None
+    for folder in summary.empty_folders:
+        # Even with --quiet: a folder with nothing to read is most likely the wrong folder.
+        click.echo(f"Warning: no .html, .htm, .txt, .jsonl, .warc or .warc.gz files in {folder}", err=True)
     if not quiet:
         click.echo(summary.line(), err=True)
         if summary.errors:
