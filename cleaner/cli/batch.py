@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from ..batch import FORMATS, UsageError, default_jobs, run_batch
+from ..batch import FORMATS, UsageError, default_jobs, max_jobs, run_batch
 from . import main
 
 #: Exit status when at least one article failed or the run did not finish.
@@ -26,7 +26,7 @@ EXIT_FAILED = 1
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True,
               help="jsonl: one line per article; txt: a folder of .txt files mirroring the input tree.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help=f"Worker processes [default: all cores, here {default_jobs()}].")
+              help=f"Worker processes [default: all cores, here {default_jobs()}; at most {max_jobs()}].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @click.option("--resume", is_flag=True, help="Keep what OUT already holds and clean only the rest.")
 @click.option("--dedup", is_flag=True, help="Add story_id and duplicate_of to each line (story dedup).")
