@@ -741,16 +741,19 @@ def _line_id(line: bytes) -> str | None:
 
 def scan_jsonl_ids(path: str | Path, *, repair: bool = True) -> tuple[DoneIds, int]:
     """Ids of the complete lines of a JSONL output (counted), and how many bytes were cut
-    off. A torn last line (a kill mid-write) is truncated away when ``repair`` is true."""
+    off. A torn last line (a kill mid-write leaves no newline) is truncated away when
+    ``repair`` is true; a complete line this tool did not write is refused (UsageError): the
+    file is not an output of ours, and resuming would cut it."""
     ids: list[str] = []
     good = 0
     with open(path, "rb") as fh:
-        for line in fh:
+        for n, line in enumerate(fh, 1):
             if not line.endswith(b"\n"):
                 break
             rid = _line_id(line)
             if rid is None:
-                break
+                raise UsageError(f"cannot resume into {path}: its line {n} is not an output line of "
+                                 f"this tool (an id and a result); give another -o, or remove the file")
             ids.append(rid)
             good += len(line)
         end = fh.seek(0, os.SEEK_END)
@@ -1066,7 +1069,7 @@ def run_batch(
         summary.interrupted = True
     except BrokenPipeError:
         summary.output_closed = True
-        _silence_stdout()
+        silence_stdout()
     except OutputError as exc:
         summary.output_error = str(exc)
     finally:
@@ -1085,7 +1088,7 @@ def run_batch(
     return summary
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     # The reader of our stdout has gone (e.g. `| head`): stop Python complaining at exit.
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

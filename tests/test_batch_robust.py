@@ -289,3 +289,10 @@ def test_fifos_and_devices_inside_a_folder_are_passed_over(site: Path, tmp_path:
 def test_a_fifo_given_by_name_is_a_usage_error(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.jsonl")
     one_line_error(run_cli(tmp_path / "pipe.jsonl", "-o", tmp_path / "o.jsonl"), 2, "not a regular file or a folder")
+
+
+def test_resume_into_a_file_this_tool_did_not_write_is_refused_and_the_file_kept(site: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\nline two\n", encoding="utf-8")
+    one_line_error(run_cli(site / "export.jsonl", "-o", notes, "--resume"), 2, "cannot resume into")
+    assert notes.read_text(encoding="utf-8") == "my notes\nline two\n"

@@ -96,8 +96,26 @@ def test_dedup_records_yields_in_input_order_with_errors() -> None:
     rows = list(dedup_records([{"id": "a", "text": "One two three."}, 5, {"id": "", "text": "x"},
                                {"id": "a", "text": "Again the same id."}]))
     assert [r.get("id") for r in rows] == ["a", None, "", "a"]
-    assert "story_id" in rows[0] and all("error" in r for r in rows[1:])
-    assert "ArticleExistsError" in rows[3]["error"]
+    assert "story_id" in rows[0] and all("error" in r for r in rows[1:3])
+    assert rows[3] == rows[0]  # an id seen before: its stored verdict, nothing re-added
+
+
+def test_dedup_reruns_over_a_persistent_index_give_the_stored_verdicts(tmp_path: Path,
+                                                                        seed_texts: dict[str, str]) -> None:
+    records = [{"id": name, "text": text} for name, text in sorted(seed_texts.items())]
+    index = tmp_path / "idx.db"
+    first = _run(tmp_path, records, "--index", str(index), "-q")
+    again = _run(tmp_path, records, "--index", str(index), "-q")
+    assert first[0] == again[0] == 0
+    assert first[1] == again[1] and len({r["story_id"] for r in first[1]}) == 1
+    with StoryIndex(str(index)) as idx:
+        assert idx.count() == len(records)
+    # The index may not be the output or the input: refused before anything is written.
+    res = CliRunner().invoke(main, ["dedup", str(tmp_path / "in.jsonl"), "-o", str(index),
+                                    "--index", str(index)])
+    assert res.exit_code == 2 and "--index" in res.output
+    with StoryIndex(str(index)) as idx:
+        assert idx.count() == len(records)
 
 
 def test_records_are_dated_by_published_else_date_else_the_page() -> None:

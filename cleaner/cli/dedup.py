@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import click
 
+from ..batch import silence_stdout
 from ..errors import CleanerError, InvalidArgumentError
 from . import main
 
@@ -45,7 +46,7 @@ def _read_jsonl(fh: IO[bytes]) -> Iterator[tuple[int, Any]]:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield n, InvalidArgumentError(f"line {n}: not valid JSON ({exc.msg} at column {exc.colno})")
+            yield n, InvalidArgumentError(f"line {n}: not valid JSON ({exc.msg}, column {exc.colno})")
             continue
         except RecursionError:
             yield n, InvalidArgumentError(f"line {n}: JSON nested too deeply")
@@ -104,10 +105,15 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
     from ..stories.batch import DEFAULT_WINDOW, dedup_records
 
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
-        logging.getLogger("trafilatura").setLevel(logging.ERROR)
+        # A page trafilatura cannot read is reported as that record's error, once, by us.
+        logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
     if _same_file(input_path, output):
         raise click.UsageError(f"the output {output} is the input file: it would be emptied "
                                f"before it is read; write elsewhere")
+    for path, what in ((input_path, "input"), (output, "output")):
+        if index_target and _same_file(path, index_target):
+            raise click.UsageError(f"--index {index_target} is also the {what} file; give the "
+                                   f"index a file of its own")
     try:
         infile = click.open_file(input_path, "rb")
     except OSError as exc:
@@ -126,6 +132,7 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
         outfile.close()
         raise click.UsageError(f"--index: {exc}") from None
     stats = {"records": 0, "stories": set(), "duplicates": 0, "failed": 0}
+    closed_early = False
     try:
         with infile, outfile as out:
             from tqdm import tqdm
@@ -155,6 +162,9 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
                 lines.pop(i, None)
                 bar.update(1)
             bar.close()
+    except BrokenPipeError:  # the reader of stdout has gone (`| head`): as `cleaner clean`
+        closed_early = True
+        silence_stdout()
     except OSError as exc:  # the output's disk is full, or it went away
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:
@@ -162,6 +172,7 @@ def dedup_command(input_path: str, output: str, index_target: str | None, namesp
             index.close()
     if not quiet:
         click.echo(f"{stats['records']:,} records: {len(stats['stories']):,} stories, "
-                   f"{stats['duplicates']:,} duplicates, {stats['failed']:,} failed", err=True)
+                   f"{stats['duplicates']:,} duplicates, {stats['failed']:,} failed"
+                   + ("; output closed early" if closed_early else ""), err=True)
     if stats["failed"]:
         sys.exit(EXIT_FAILED)

@@ -18,7 +18,7 @@ from typing import Any
 import re
 from collections import defaultdict
 
-from ..errors import CleanerError, InvalidArgumentError, NoArticleError
+from ..errors import ArticleExistsError, CleanerError, InvalidArgumentError, NoArticleError
 from .rule import story_date
 
 #: Records buffered per window: enough for a source's furniture to recur min_docs times in
@@ -191,7 +191,9 @@ def dedup_records(records: Iterable[Any], *, index: Any = None, window: int = DE
     is read when ``"published"`` is absent; an HTML page without either is dated as the page
     states); yield
     ``{"id", "story_id", "duplicate_of"}`` per record in input order, or ``{"id", "error"}``
-    for a record that cannot be used (bad fields, no article text, an id seen before).
+    for a record that cannot be used (bad fields, no article text). An id the index already
+    holds (a re-run over a persistent index, an id repeated in the input) gets its stored
+    verdict; nothing is added again.
 
     ``index`` is a :class:`StoryIndex` to add to (an in-memory one if None, closed at the end).
     """
@@ -207,6 +209,15 @@ def dedup_records(records: Iterable[Any], *, index: Any = None, window: int = DE
                 continue
             try:
                 v = idx.add(art["id"], art["text"], source=art["source"], published=art["published"])
+            except ArticleExistsError:
+                # An id the index holds (a re-run over a persistent --index, an id repeated
+                # in the input): its stored verdict, nothing re-added, as the service answers.
+                stored = idx.get(art["id"])
+                if stored is None:  # removed meanwhile by another process: an error after all
+                    yield _error(rec, ArticleExistsError(f"article {art['id']!r} changed meanwhile"))
+                    continue
+                yield {"id": stored.id, "story_id": stored.story_id, "duplicate_of": stored.duplicate_of}
+                continue
             except CleanerError as exc:
                 yield _error(rec, exc)
                 continue
