@@ -85,6 +85,18 @@ def test_missing_directory_for_db_is_a_clear_error(runner: CliRunner, tmp_path: 
     assert result.exit_code == 1 and "does not exist" in result.stderr
 
 
+@pytest.mark.parametrize("args", [["keys", "list"], ["keys", "tenants"], ["keys", "create", "--tenant", "acme"],
+                                  ["keys", "revoke", "k_0123"], ["serve"]])
+def test_a_store_that_is_not_a_database_is_an_error_line(runner: CliRunner, tmp_path: Path,
+                                                        args: list[str]) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes, not a database\n" * 50, encoding="utf-8")
+    result = runner.invoke(main, [*args, "--db", str(notes)])
+    assert result.exit_code == 1 and "not a database" in result.stderr
+    assert result.stdout == ""  # not even a header line
+    assert isinstance(result.exception, SystemExit)  # click's exit, not a traceback
+
+
 def test_serve_refuses_an_unusable_store_before_starting(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(main, ["serve", "--db", str(tmp_path / "missing-dir" / "x.db")])
     assert result.exit_code == 1 and "does not exist" in result.stderr

@@ -38,10 +38,15 @@ def _resolve_db(db: str | None) -> str:
 def _key_store(db: str | None) -> KeyStore:
     from service.auth import KeyStore, KeyStoreError
 
+    target = _resolve_db(db)
     try:
-        return KeyStore(_resolve_db(db), os.environ.get("CLEANER_DB_SCHEMA") or "public")
+        return KeyStore(target, os.environ.get("CLEANER_DB_SCHEMA") or "public")
     except KeyStoreError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # sqlite3 or psycopg: not a database, unreachable, locked...
+        if type(exc).__module__.split(".")[0] not in ("sqlite3", "psycopg"):
+            raise
+        raise click.ClickException(f"cannot open the store {target.split('@')[-1]}: {exc}") from None
 
 
 def _when(ts: float | None) -> str:
@@ -103,8 +108,9 @@ def keys_revoke(key_id: str, db: str | None) -> None:
 @click.option("--db", default=None, help=_DB_HELP)
 def keys_list(tenant: str | None, db: str | None) -> None:
     """List keys (id, tenant, created, revoked); never the keys themselves."""
+    store = _key_store(db)
     click.echo("key_id\ttenant\tcreated\trevoked")
-    for k in _key_store(db).list_keys(tenant):
+    for k in store.list_keys(tenant):
         click.echo(f"{k.key_id}\t{k.tenant}\t{_when(k.created)}\t{_when(k.revoked)}")
 
 
