@@ -118,6 +118,7 @@ def keys_list(tenant: str | None, db: str | None) -> None:
 @click.option("--db", default=None, help=_DB_HELP)
 def keys_tenants(db: str | None) -> None:
     """List tenants with their number of active keys."""
+    store = _key_store(db)
     click.echo("tenant\tcreated\tactive_keys")
-    for t in _key_store(db).list_tenants():
+    for t in store.list_tenants():
         click.echo(f"{t.name}\t{_when(t.created)}\t{t.active_keys}")
