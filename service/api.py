@@ -480,6 +480,8 @@ def _is_loopback(addr: str | None) -> bool:
 def init_app(app: Flask) -> None:
     """Register the capped request class, the id converter and both blueprints."""
     app.request_class = CappedRequest
+    # "/v1//articles" is no route (a JSON 404), not an HTML redirect to "/v1/articles".
+    app.url_map.merge_slashes = False
     app.url_map.converters["article_id"] = ArticleIdConverter
     app.register_blueprint(v1)
     app.register_blueprint(meta)

@@ -247,6 +247,9 @@ def test_unknown_route_and_wrong_method_answer_json(client: FlaskClient, keys: d
     assert_error(resp, 405, "method_not_allowed")
     assert "POST" in resp.headers["Allow"]
     assert_error(client.post("/healthz"), 405)
+    # A doubled slash is no route either: JSON, not Werkzeug's HTML redirect.
+    assert_error(client.post("/v1//articles", json={"id": "x", "text": "Some text."},
+                             headers=auth(keys["a"])), 404, "not_found")
 
 
 # -- articles ---------------------------------------------------------------------------
