@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import CleanerError, InvalidArgumentError
+
 #: Articles sampled per file for the reprint check (enough for a share to +-0.02).
 REPRINT_SAMPLE = 300
 #: Seed of the reprint sampler, so two runs test the same copies.
@@ -124,8 +126,49 @@ def make_reprint(text: str, rng: random.Random) -> str:
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    """The labelled rows of one file: JSON objects with a distinct ``id`` and a ``story``
+    (strings or integers, read as strings). Anything else is an InvalidArgumentError naming
+    the file and line."""
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            where = f"{path.name} line {n}"
+            try:
+                line = raw.decode("utf-8")
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+            except UnicodeDecodeError:
+                raise InvalidArgumentError(f"{where}: not UTF-8") from None
+            except (json.JSONDecodeError, RecursionError) as exc:
+                raise InvalidArgumentError(f"{where}: not valid JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise InvalidArgumentError(f"{where}: a row must be a JSON object")
+            for field in ("id", "story"):
+                value = row.get(field)
+                if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value) == "":
+                    raise InvalidArgumentError(f'{where}: "{field}" must be a non-empty string or an integer')
+                row[field] = str(value)
+            if row["id"] in seen:
+                raise InvalidArgumentError(f"{where}: id {row['id']!r} appears twice")
+            seen.add(row["id"])
+            rows.append(row)
+    return rows
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def evaluate_file(path: Path, *, sample: int = REPRINT_SAMPLE, limit: int | None = None
@@ -206,8 +249,8 @@ def seeds_check(seed_dir: Path) -> tuple[int, int, int]:
     return len(vs), len({v.story_id for v in vs}), sum(v.duplicate_of is not None for v in vs)
 
 
-def print_report(results: list[dict[str, Any]], out: Any = sys.stdout) -> None:
-    w = out.write
+def print_report(results: list[dict[str, Any]], out: Any = None) -> None:
+    w = (out if out is not None else sys.stdout).write
     w("\nSame-story clustering (pairwise over same-story pairs; ARI = adjusted Rand index)\n")
     w(f"{'file':<24}{'docs':>6}{'gold':>6} | {'method':<9}{'P':>7}{'R':>7}{'F1':>7}{'ARI':>7}{'clusters':>9}\n")
     for r in results:
@@ -228,8 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cleaner.stories.eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("data_dir", type=Path, help="folder of labelled *.jsonl files (e.g. stories-dev)")
     ap.add_argument("--only", action="append", default=[], help="evaluate only files whose name contains this")
-    ap.add_argument("--limit", type=int, default=None, help="first N articles per file (quick runs)")
-    ap.add_argument("--sample", type=int, default=REPRINT_SAMPLE, help="reprints per file")
+    ap.add_argument("--limit", type=_positive, default=None, help="first N articles per file (quick runs)")
+    ap.add_argument("--sample", type=_non_negative, default=REPRINT_SAMPLE, help="reprints per file")
     ap.add_argument("--seeds", type=Path, default=Path(__file__).resolve().parents[2] / "seeds",
                     help="folder of seed articles that must form one story")
     args = ap.parse_args(argv)
@@ -239,16 +282,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = sorted(p for p in args.data_dir.glob("*.jsonl")
                    if not args.only or any(o in p.name for o in args.only))
     if not files:
-        print(f"error: no *.jsonl files in {args.data_dir}", file=sys.stderr)
+        only = f" matching --only {' / '.join(args.only)}" if args.only else ""
+        print(f"error: no *.jsonl files{only} in {args.data_dir}", file=sys.stderr)
         return 2
     results = []
     for p in files:
         print(f"evaluating {p.name} ...", file=sys.stderr)
-        results.append(evaluate_file(p, sample=args.sample, limit=args.limit))
+        try:
+            results.append(evaluate_file(p, sample=args.sample, limit=args.limit))
+        except (CleanerError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     print_report(results)
     if args.seeds.is_dir():
         n, stories, dups = seeds_check(args.seeds)
         print(f"\nSeeds: {n} articles -> {stories} story(ies), {dups} duplicate(s) (want 1 and 0)")
+    else:
+        print(f"\nSeeds: not checked ({args.seeds} is not a folder)", file=sys.stderr)
     return 0
 
 
