@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .errors import CleanerError
+from .errors import CleanerError, InvalidArgumentError
 
 _TOKEN = re.compile(r"\w+")
 #: A `without` snippet is "promo-like" when it has one of these words: the in-body promos
@@ -121,20 +121,34 @@ def load_wcxb(root: Path, limit: int | None = None) -> Iterator[WcxbPage]:
     for gt_path in sorted((root / "ground-truth").glob("*.json")):
         if limit is not None and count >= limit:
             return
-        doc = json.loads(gt_path.read_text(encoding="utf-8"))
-        gt = doc.get("ground_truth") or {}
+        try:
+            doc = json.loads(gt_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise InvalidArgumentError(f"{gt_path}: not a ground-truth JSON file ({exc})") from None
+        gt = doc.get("ground_truth") if isinstance(doc, dict) else None
+        if not isinstance(gt, dict) or not isinstance(gt.get("main_content") or "", str):
+            raise InvalidArgumentError(f'{gt_path}: expected an object with "ground_truth": '
+                                       f'{{"main_content": ...}}')
         main = gt.get("main_content") or ""
         if not main.strip():
             continue
         html_path = root / "html" / f"{gt_path.stem}.html.gz"
         if not html_path.exists():
             continue
-        with gzip.open(html_path) as fh:
-            html = fh.read().decode("utf-8", "replace")
+        try:
+            with gzip.open(html_path) as fh:
+                html = fh.read().decode("utf-8", "replace")
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+            raise InvalidArgumentError(f"{html_path}: not a readable .html.gz ({exc})") from None
         page_type = ((doc.get("_internal") or {}).get("page_type") or {}).get("primary") or "unknown"
         count += 1
         yield WcxbPage(gt_path.stem, html, main, tuple(gt.get("with") or ()), tuple(gt.get("without") or ()),
                        page_type, doc.get("url") or gt.get("url"))
+
+
+#: The systems eval_wcxb compares (names as ``--systems`` takes them).
+SYSTEMS = ("trafilatura default", "trafilatura favor_precision", "cleaner balanced",
+           "cleaner precision", "cleaner recall")
 
 
 def _systems() -> dict[str, Callable[[WcxbPage], str]]:
@@ -235,8 +249,12 @@ def eval_promo(path: Path, *, favor: str = "balanced", limit: int | None = None)
         for n, line in enumerate(fh):
             if limit is not None and n >= limit:
                 break
-            doc = json.loads(line)
-            paras = [p for p in doc["paragraphs"] if _norm(p["text"])]
+            try:
+                doc = json.loads(line)
+                paras = [p for p in doc["paragraphs"] if _norm(p["text"])]
+            except (json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
+                raise InvalidArgumentError(f"{path} line {n + 1}: not an article with labelled "
+                                           f'"paragraphs" ({type(exc).__name__}: {exc})') from None
             texts = [_norm(p["text"]) for p in paras]
             res.pages += 1
             try:
@@ -283,21 +301,48 @@ WCXB_HEADER = ("system", "pages", "P", "R", "F1", "with recall", "without leak",
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cleaner.eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("data_dir", type=Path, help="directory holding wcxb-dev/ and/or promo-text-dev/")
-    ap.add_argument("--limit", type=int, default=None, help="at most N pages/articles per dataset")
+    ap.add_argument("--limit", type=_positive, default=None, help="at most N pages/articles per dataset")
     ap.add_argument("--only", choices=("wcxb", "promo"), default=None)
     ap.add_argument("--systems", default=None,
                     help="comma-separated subset of systems for wcxb (default: all)")
-    ap.add_argument("--show-errors", type=int, default=0, help="print N wrong/missed removals (promo)")
+    ap.add_argument("--show-errors", type=_non_negative, default=0, help="print N wrong/missed removals (promo)")
     args = ap.parse_args(argv)
     root: Path = args.data_dir
     if not root.is_dir():
         print(f"error: {root} is not a directory", file=sys.stderr)
         return 2
+    systems = args.systems.split(",") if args.systems else None
+    unknown = sorted(set(systems or ()) - set(SYSTEMS))
+    if unknown:
+        print(f"error: unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}",
+              file=sys.stderr)
+        return 2
+    try:
+        return _run(root, args, systems)
+    except (CleanerError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _run(root: Path, args: argparse.Namespace, systems: list[str] | None) -> int:
     ran = False
     wcxb = root / "wcxb-dev"
     if args.only in (None, "wcxb") and (wcxb / "ground-truth").is_dir():
         ran = True
-        systems = args.systems.split(",") if args.systems else None
         res = eval_wcxb(wcxb, args.limit, systems)
         for group, tallies in res.items():
             print(f"\n## wcxb-dev: {group} pages\n")

@@ -91,3 +91,38 @@ def test_main_refuses_a_directory_without_data(tmp_path, capsys):
     assert ev.main([str(tmp_path)]) == 2
     assert ev.main([str(tmp_path / "missing")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_system_names_are_the_ones_the_tables_use():
+    assert tuple(ev._systems()) == ev.SYSTEMS
+
+
+@pytest.mark.parametrize("args, message", [(["--systems", "nonsense"], "unknown system"),
+                                           (["--limit", "0"], None), (["--show-errors", "-1"], None)])
+def test_bad_options_are_usage_errors(tmp_path, capsys, args, message):
+    try:
+        code = ev.main([str(tmp_path), *args])
+    except SystemExit as exc:  # argparse's own usage error
+        code = exc.code
+    assert code == 2
+    if message:
+        assert message in capsys.readouterr().err
+
+
+def test_corrupt_data_files_are_a_one_line_error(tmp_path, capsys):
+    wcxb = tmp_path / "wcxb-dev"
+    (wcxb / "ground-truth").mkdir(parents=True)
+    (wcxb / "html").mkdir()
+    (wcxb / "ground-truth" / "0001.json").write_text('{"ground_truth": {"main_content": "Some text here."}}')
+    (wcxb / "html" / "0001.html.gz").write_bytes(b"not gzip at all")
+    assert ev.main([str(tmp_path), "--only", "wcxb"]) == 2
+    err = capsys.readouterr().err
+    assert "0001.html.gz" in err and "Traceback" not in err
+    (wcxb / "ground-truth" / "0001.json").write_text("{broken")
+    assert ev.main([str(tmp_path), "--only", "wcxb"]) == 2
+    assert "0001.json" in capsys.readouterr().err
+    promo = tmp_path / "promo-text-dev"
+    promo.mkdir()
+    (promo / "articles.jsonl").write_text('{"no paragraphs": 1}\n')
+    assert ev.main([str(tmp_path), "--only", "promo"]) == 2
+    assert "line 1" in capsys.readouterr().err
