@@ -301,11 +301,11 @@ WCXB_HEADER = ("system", "pages", "P", "R", "F1", "with recall", "without leak",
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cleaner.eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("data_dir", type=Path, help="directory holding wcxb-dev/ and/or promo-text-dev/")
-    ap.add_argument("--limit", type=_positive, default=None, help="at most N pages/articles per dataset")
+    ap.add_argument("--limit", type=positive, default=None, help="at most N pages/articles per dataset")
     ap.add_argument("--only", choices=("wcxb", "promo"), default=None)
     ap.add_argument("--systems", default=None,
                     help="comma-separated subset of systems for wcxb (default: all)")
-    ap.add_argument("--show-errors", type=_non_negative, default=0, help="print N wrong/missed removals (promo)")
+    ap.add_argument("--show-errors", type=non_negative, default=0, help="print N wrong/missed removals (promo)")
     args = ap.parse_args(argv)
     root: Path = args.data_dir
     if not root.is_dir():
@@ -324,14 +324,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
+    """argparse type: an integer of at least 1."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
-def _non_negative(text: str) -> int:
+def non_negative(text: str) -> int:
+    """argparse type: an integer of 0 or more."""
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")

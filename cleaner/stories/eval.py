@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CleanerError, InvalidArgumentError
+from ..eval import non_negative, positive
 
 #: Articles sampled per file for the reprint check (enough for a share to +-0.02).
 REPRINT_SAMPLE = 300
@@ -157,18 +158,6 @@ def load(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
 
 
 def evaluate_file(path: Path, *, sample: int = REPRINT_SAMPLE, limit: int | None = None
@@ -271,8 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m cleaner.stories.eval", description=__doc__.split("\n\n")[0])
     ap.add_argument("data_dir", type=Path, help="folder of labelled *.jsonl files (e.g. stories-dev)")
     ap.add_argument("--only", action="append", default=[], help="evaluate only files whose name contains this")
-    ap.add_argument("--limit", type=_positive, default=None, help="first N articles per file (quick runs)")
-    ap.add_argument("--sample", type=_non_negative, default=REPRINT_SAMPLE, help="reprints per file")
+    ap.add_argument("--limit", type=positive, default=None, help="first N articles per file (quick runs)")
+    ap.add_argument("--sample", type=non_negative, default=REPRINT_SAMPLE, help="reprints per file")
     ap.add_argument("--seeds", type=Path, default=Path(__file__).resolve().parents[2] / "seeds",
                     help="folder of seed articles that must form one story")
     args = ap.parse_args(argv)
