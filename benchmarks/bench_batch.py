@@ -33,6 +33,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+def positive(text: str) -> int:
+    """argparse type: an integer of at least 1 (0 pages would time nothing)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 #: Pages in the --jobs 1 vs --jobs 2 comparison: enough for a steady rate (a page takes
 #: ~50-100 ms), few enough to repeat the pair.
 JOBS_PAGES = 300
@@ -207,12 +215,12 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=10_000, help="pages in the end-to-end run (default 10,000)")
+    ap.add_argument("--n", type=positive, default=10_000, help="pages in the end-to-end run (default 10,000)")
     ap.add_argument("--data-dir", type=Path, default=os.environ.get("DATA_DIR") or None,
                     help="folder holding wcxb-dev/ (default: $DATA_DIR, else synthetic pages)")
-    ap.add_argument("--jobs-pages", type=int, default=JOBS_PAGES, help="pages in the jobs 1 vs 2 comparison")
-    ap.add_argument("--repeats", type=int, default=1, help="runs of each jobs setting (median reported)")
-    ap.add_argument("--warc-pages", type=int, default=WARC_PAGES, help="records in the WARC read test")
+    ap.add_argument("--jobs-pages", type=positive, default=JOBS_PAGES, help="pages in the jobs 1 vs 2 comparison")
+    ap.add_argument("--repeats", type=positive, default=1, help="runs of each jobs setting (median reported)")
+    ap.add_argument("--warc-pages", type=positive, default=WARC_PAGES, help="records in the WARC read test")
     ap.add_argument("--skip", default="", help="comma list of sections to skip: jobs,e2e,rss,warc")
     ap.add_argument("--rss-sizes", type=lambda v: [int(x) for x in v.split(",")], default=[RSS_SMALL],
                     help="page counts measured for peak RSS besides the end-to-end run (default 1000)")

@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.pages < 0 or args.articles < 0 or args.repeats < 1:
         ap.error("--pages and --articles must be >= 0 (0 skips that table), --repeats >= 1")
+    if args.data_dir is not None and not (args.data_dir / "wcxb-dev" / "html").is_dir():
+        ap.error(f"no wcxb-dev/html folder under {args.data_dir} (leave DATA_DIR out to time "
+                 f"synthetic pages)")
     met: list[bool] = []
     if args.pages:
         met.append(report_html(*load_pages(args.data_dir, args.pages), args.repeats))

@@ -40,6 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cleaner.stories import StoryIndex, synthetic  # noqa: E402
+from cleaner.eval import non_negative, positive  # noqa: E402
 from cleaner.stories import signatures as sg  # noqa: E402
 from cleaner.stories.wordranks import WORDS  # noqa: E402
 
@@ -174,8 +175,8 @@ def bench_index(n: int, slices: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--n", type=int, default=200_000, help="articles to add (default 200,000)")
-    ap.add_argument("--slices", type=int, default=10, help="rows of the add table")
+    ap.add_argument("--n", type=positive, default=200_000, help="articles to add (default 200,000)")
+    ap.add_argument("--slices", type=positive, default=10, help="rows of the add table")
     ap.add_argument("--skip-signatures", action="store_true")
     ap.add_argument("--skip-index", action="store_true")
     args = ap.parse_args()

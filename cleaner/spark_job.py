@@ -55,6 +55,7 @@ from cleaner.batch import (
     root_labels,
     walk_key,
 )
+from cleaner.eval import positive
 from cleaner.errors import CleanerError
 
 #: Output formats of the Spark job.
@@ -365,7 +366,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument("output", metavar="OUT", help="output folder (must not exist)")
     ap.add_argument("--format", choices=SPARK_FORMATS, default="jsonl", help="jsonl part files or parquet")
     ap.add_argument("--no-dedup", action="store_true", help="clean only: no story_id / duplicate_of")
-    ap.add_argument("--partitions", type=int, default=None, help="input slices and shuffle partitions")
+    ap.add_argument("--partitions", type=positive, default=None, help="input slices and shuffle partitions (at least 1)")
     ap.add_argument("--master", default=None, help="Spark master when not run by spark-submit (e.g. local[2])")
     return ap.parse_args(argv)
 
