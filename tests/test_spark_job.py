@@ -97,3 +97,12 @@ def test_spark_job_command_line_refuses_an_existing_output(tmp_path: Path) -> No
 
     (tmp_path / "out").mkdir()
     assert job_main([str(tmp_path), str(tmp_path / "out")]) == 2
+
+
+def test_spark_job_command_line_refuses_an_output_inside_its_input(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from cleaner.spark_job import main as job_main
+
+    (tmp_path / "page.txt").write_text("The council approved the budget on Tuesday.", encoding="utf-8")
+    assert job_main([str(tmp_path), str(tmp_path / "sub" / "out")]) == 2
+    assert "inside the input" in capsys.readouterr().err
+    assert not (tmp_path / "sub").exists()

@@ -39,13 +39,14 @@ def test_integer_ids_and_labels_are_read_as_strings(tmp_path: Path, seed_texts: 
     (b'{"id": "a", "text": "x"}\n', '"story" must be'),
     (b"[1, 2]\n", "must be a JSON object"),
     (b'{"id": "a", "story": \n', "not valid JSON"),
+    (b"\n\n", "no rows"),
 ])
 def test_bad_rows_are_a_one_line_error_naming_file_and_line(tmp_path: Path, capsys, content: bytes,  # type: ignore[no-untyped-def]
                                                            message: str) -> None:
     folder = _write(tmp_path / "bad", content)
     assert main([str(folder)]) == 2
     err = capsys.readouterr().err
-    assert "set.jsonl line" in err and message in err and "Traceback" not in err
+    assert "set.jsonl" in err and message in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("args", [["--limit", "0"], ["--limit", "-1"], ["--sample", "-5"]])

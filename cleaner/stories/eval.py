@@ -155,6 +155,8 @@ def load(path: Path) -> list[dict[str, Any]]:
                 raise InvalidArgumentError(f"{where}: id {row['id']!r} appears twice")
             seen.add(row["id"])
             rows.append(row)
+    if not rows:
+        raise InvalidArgumentError(f"{path.name}: no rows to evaluate")
     return rows
 
 
