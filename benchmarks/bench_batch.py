@@ -33,13 +33,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-def positive(text: str) -> int:
-    """argparse type: an integer of at least 1 (0 pages would time nothing)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+sys.path.insert(0, str(ROOT))
 
+from cleaner.eval import positive  # noqa: E402
 
 #: Pages in the --jobs 1 vs --jobs 2 comparison: enough for a steady rate (a page takes
 #: ~50-100 ms), few enough to repeat the pair.

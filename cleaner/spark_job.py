@@ -47,6 +47,7 @@ from typing import Any
 from cleaner.batch import (
     Source,
     UsageError,
+    check_output_apart,
     clean_record,
     dedup_input,
     discover,
@@ -391,13 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.path.exists(args.output):
         print(f"error: output {args.output} already exists", file=sys.stderr)
         return 2
-    out = os.path.realpath(args.output)
-    for path in args.inputs:
-        local = os.path.realpath(path) if "://" not in path else None
-        if local is not None and os.path.isdir(local) and os.path.commonpath([local, out]) == local:
-            print(f"error: output {args.output} lies inside the input {path}: the next run would "
-                  f"read it back; write elsewhere", file=sys.stderr)
-            return 2
+    try:  # an output inside a local input folder would be read back by the next run
+        check_output_apart([p for p in args.inputs if "://" not in p], [], args.output, "jsonl")
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     spark = session(args.master, args.partitions or DEFAULT_SHUFFLE_PARTITIONS)
     try:
         counts = run(spark, args.inputs, args.output, fmt=args.format, dedup=not args.no_dedup,

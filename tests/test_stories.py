@@ -220,13 +220,23 @@ def test_namespaces_are_isolated(seed_texts: dict[str, str]) -> None:
         assert b.count() == 1
 
 
+def _sql(db: Path, statement: str, rows: list[tuple[str, str]] | None = None) -> list[tuple]:
+    """Run one statement on a SQLite file outside the index (with ``rows``, once per row)
+    and return what it selects."""
+    con = sqlite3.connect(db)
+    try:
+        cur = con.executemany(statement, rows) if rows is not None else con.execute(statement)
+        found = cur.fetchall()
+        con.commit()
+        return found
+    finally:
+        con.close()
+
+
 def test_store_built_with_other_signature_parameters_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     StoryIndex(str(db)).close()
-    con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = '64' WHERE key = 'dup_num_perm'")
-    con.commit()
-    con.close()
+    _sql(db, "UPDATE meta SET value = '64' WHERE key = 'dup_num_perm'")
     with pytest.raises(StorageError, match="dup_num_perm"):
         StoryIndex(str(db))
 
@@ -235,20 +245,22 @@ def test_store_of_an_older_schema_is_refused_untouched(tmp_path: Path) -> None:
     from cleaner.stories import signatures as sg
 
     db = tmp_path / "v1.db"
-    con = sqlite3.connect(db)
-    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    con.executemany("INSERT INTO meta VALUES (?, ?)", [*sg.PARAMS.items(), ("schema", "1")])
-    con.execute("CREATE TABLE articles (pk INTEGER PRIMARY KEY, ns INTEGER, id TEXT, text TEXT)")
-    con.commit()
-    con.close()
+    _sql(db, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    _sql(db, "INSERT INTO meta VALUES (?, ?)", [*sg.PARAMS.items(), ("schema", "1")])
+    _sql(db, "CREATE TABLE articles (pk INTEGER PRIMARY KEY, ns INTEGER, id TEXT, text TEXT)")
     with pytest.raises(StorageError, match="schema"):
         StoryIndex(str(db))
-    con = sqlite3.connect(db)
-    try:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    finally:
-        con.close()
+    tables = {r[0] for r in _sql(db, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"meta", "articles"}
+
+
+def test_a_database_with_foreign_tables_of_our_names_is_left_untouched(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    _sql(db, "CREATE TABLE articles (title TEXT)")
+    with pytest.raises(StorageError, match="not the index's"):
+        StoryIndex(str(db))
+    assert _sql(db, "PRAGMA journal_mode")[0][0] == "delete"
+    assert [r[0] for r in _sql(db, "SELECT name FROM sqlite_master")] == ["articles"]
 
 
 def test_closing_the_index_stops_its_checkpoint_thread(tmp_path: Path) -> None:

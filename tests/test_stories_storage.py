@@ -239,19 +239,3 @@ def test_posting_lists_keep_the_latest_articles_per_key_and_forget_removed_ones(
     finally:
         if backend == "sqlite":
             st.close()
-
-
-def test_a_database_with_foreign_tables_of_our_names_is_left_untouched(tmp_path: Path) -> None:
-    from cleaner.errors import StorageError
-
-    path = tmp_path / "other.db"
-    con = sqlite3.connect(path)
-    con.execute("CREATE TABLE articles (title TEXT)")
-    con.commit()
-    con.close()
-    with pytest.raises(StorageError, match="not the index's"):
-        StoryIndex(str(path))
-    con = sqlite3.connect(path)
-    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == ["articles"]
-    con.close()

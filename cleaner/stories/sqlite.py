@@ -8,6 +8,7 @@ One connection per storage, guarded by a lock, so a gunicorn worker's threads ma
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -64,7 +65,8 @@ CREATE TABLE IF NOT EXISTS postings (
 """
 
 
-_OUR_TABLES = frozenset({"namespaces", "stories", "articles", "texts", "postings"})
+#: The index's own tables (all but ``meta``), as _DDL creates them.
+_OUR_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _DDL))
 
 
 class SQLiteStorage(Storage):
