@@ -181,3 +181,63 @@ def test_a_text_without_names_or_numbers_keeps_dup_bands_and_its_copy_is_found()
         idx.add("a", text)
         v = idx.add("b", text + " and then it stopped")
     assert v.duplicate_of == "a"
+
+
+# The compiled scanner (salient.TokenTable.scan_salient) must find exactly the tokens, starts
+# and terms of the plain path (tokenize + TokenTable.salient): both feed stored signatures.
+_SCAN_WORDS = st.sampled_from(
+    ["abc", "XYZ", "019", "1500", "it's", "’tis", "-x-", "é", "Ünal", "😀", "www.x", "a.com",
+     "http://x.org/y", "me@x.org", "Lomira", "Kavendor", "police", "Police", ""])
+_SCAN_MARKS = st.sampled_from(
+    list(".!?:;\"“”\n|—–()[]{}<>") + list(",/\\*&%$#@+=~^`_…•·«»‘\t\r' -’")
+    + ["\u00a0", " ", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\u2028", "\u3000", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(st.tuples(_SCAN_WORDS, _SCAN_MARKS), max_size=30),
+       source=st.sampled_from([None, "lomira.com"]))
+def test_compiled_scanner_finds_what_the_plain_tokenizer_finds(parts: list[tuple[str, str]],
+                                                               source: str | None) -> None:
+    from cleaner.stories.salient import TokenTable, tokenize
+
+    text = "".join(w + m for w, m in parts)
+    table = TokenTable(key=sg._word_hash)
+    scanned = table.scan(text)
+    assert scanned is not None
+    rows, ids, starts = scanned
+    assert [rows.strings[i] for i in ids.tolist()] == tokenize(text).toks
+    assert starts.tolist() == tokenize(text).starts
+    fast = table.scan_salient(text, source)
+    plain = table.salient(tokenize(text), source)
+    assert np.array_equal(fast.token_keys, plain.token_keys)
+    assert np.array_equal(fast.rows, plain.rows) and np.array_equal(fast.weights, plain.weights)
+    fresh = TokenTable(key=sg._word_hash).salient(tokenize(text), source)
+    assert fast.terms() == fresh.terms()
+
+
+def test_compiled_scanner_marks_segment_starts_like_the_plain_tokenizer() -> None:
+    from cleaner.stories.salient import TokenTable
+
+    # "Police" opens a sentence here (not a name), and is mid-sentence in the second text.
+    table = TokenTable(key=sg._word_hash)
+    assert "police" not in table.scan_salient("Calm day. Police came to Lomira Street.").terms()
+    assert "police" in table.scan_salient("Calm day as Police came to Lomira Street.").terms()
+
+
+def test_token_table_index_grows_and_keeps_every_token() -> None:
+    from cleaner.stories.salient import TokenTable
+
+    table = TokenTable(key=sg._word_hash)
+    words = [f"Zqx{i}name" for i in range(20_000)]
+    first = table.scan_salient(" and ".join(words))
+    again = table.scan_salient(" and ".join(words))
+    assert np.array_equal(first.token_keys, again.token_keys) and first.terms() == again.terms()
+    assert len(first.terms()) == 20_000
+
+
+@settings(max_examples=100, deadline=None)
+@given(values=st.lists(st.integers(0, 2**32 - 1), max_size=300))
+def test_compiled_minhash_equals_datasketch(values: list[int]) -> None:
+    m = MinHash(num_perm=sg.DUP_NUM_PERM, seed=sg.SEED, scheme=sg.HASH_SCHEME, hashfunc=lambda x: x)
+    m.update_batch(values)
+    assert np.array_equal(sg._minhash(np.array(values, np.uint32), sg._DUP_A, sg._DUP_B), m.hashvalues)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import functools
 import math
 import re
+import secrets
 import threading
 from collections.abc import Callable
 from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
+
+from . import kernels
 
 #: Word ranks (from .wordranks) at which a word's weight starts rising above the floor, and
 #: from which it counts as fully rare (unknown words, mostly names, are fully rare too).
@@ -196,6 +199,9 @@ class Tokens(NamedTuple):
 _IDEOGRAPHIC_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _IDEOGRAPHIC = re.compile(f"[{_IDEOGRAPHIC_CHARS}]")
 _IDEOGRAPHIC_TOKEN = re.compile(f"[{_IDEOGRAPHIC_CHARS}]|[^\\s{_IDEOGRAPHIC_CHARS}]+")
+# The compiled scanner's view of the same rules (TokenTable.scan_salient): BREAK characters
+# end a segment, SEPARATOR ones (spaced out, or whitespace to str.split) end a token.
+_CLASSES = kernels.char_classes(_SPACE_OUT_CHARS + _SPLITLINES_ONLY, _BREAK_CHARS)
 
 
 def tokenize(text: str) -> Tokens:
@@ -268,6 +274,22 @@ class _Rows:
         self.term = np.zeros(_FIRST_ROWS, np.intp)  # row of the token's term
         self.weight = np.zeros(_FIRST_ROWS, np.float64)
         self.key = np.zeros(_FIRST_ROWS, np.uint64)
+        # The compiled scanner's index of this generation: token-bytes hash -> row, in an
+        # open-addressing table (kernels.scan) kept at most half full. One tuple, swapped
+        # whole when it grows, so a reader never pairs new keys with old rows. The hash seed
+        # is random per generation: nobody can craft two tokens that share a row.
+        self.seed = np.uint64(secrets.randbits(64))
+        self.hindex = (np.zeros(2 * _FIRST_ROWS, np.uint64), np.zeros(2 * _FIRST_ROWS, np.int32))
+        self.hcount = 0
+
+    def index_hash(self, h: np.uint64, row: int) -> None:
+        """Record that the token of scanner hash ``h`` is ``row`` (under the table's lock)."""
+        keys, vals = self.hindex
+        if 2 * (self.hcount + 1) > keys.shape[0]:
+            keys, vals = kernels.rehash(keys, vals, 2 * keys.shape[0])
+            self.hindex = (keys, vals)
+        if kernels.insert(keys, vals, h, row):
+            self.hcount += 1
 
     def append(self, tok: str, flags: int, term: int, weight: float, key: int) -> int:
         row = len(self.strings)
@@ -317,14 +339,18 @@ class TokenTable:
         self._lock = threading.Lock()
         self._rows = _Rows()
 
-    def lookup(self, toks: list[str]) -> tuple[_Rows, np.ndarray]:
-        """The table generation in use and the row of each token, learning new tokens."""
+    def _generation(self) -> _Rows:
         rows = self._rows
         if len(rows.strings) > self._max_rows:
             with self._lock:
                 if self._rows is rows:
                     self._rows = _Rows()
                 rows = self._rows
+        return rows
+
+    def lookup(self, toks: list[str]) -> tuple[_Rows, np.ndarray]:
+        """The table generation in use and the row of each token, learning new tokens."""
+        rows = self._generation()
         ids = np.fromiter(map(rows.index.get, toks, repeat(-1)), np.intp, len(toks))
         if toks and ids.min() < 0:
             miss = np.flatnonzero(ids < 0).tolist()
@@ -349,29 +375,48 @@ class TokenTable:
     def salient(self, tokens: Tokens, source: str | None = None) -> SalientTerms:
         """Salient terms of a tokenised text; see salient_from_tokens."""
         rows, ids = self.lookup(tokens.toks)
-        flags = rows.flags[ids]
-        allowed = np.full(ids.shape[0], _NAME | _NAME_IF_MID, np.uint8)
-        allowed[tokens.starts] = _NAME  # at a start, only a rare name is one
-        name_ids = ids[np.flatnonzero(flags & allowed)]
-        names = rows.term[name_ids]
-        name_weights = rows.weight[name_ids]
-        if names.shape[0]:
-            lower = rows.term[ids[flags & _LOWER != 0]]
-            if lower.shape[0]:  # a name the text also writes in lower case is no name
-                lower.sort()  # (np.unique is ten times slower than a sort here)
-                at = np.minimum(np.searchsorted(lower, names), lower.shape[0] - 1)
-                keep = lower[at] != names
-                names, name_weights = names[keep], name_weights[keep]
-        scored = ids[flags & _SCORED != 0]
-        terms = np.concatenate((rows.term[scored], names))
-        weights = np.concatenate((rows.weight[scored], name_weights))
-        for word in source_words(source):
-            row = rows.index.get(word)
-            if row is not None:
-                keep = terms != row
-                terms, weights = terms[keep], weights[keep]
-        terms, first = np.unique(terms, return_index=True)
-        return SalientTerms(rows.key[ids], terms, rows.key[terms], weights[first], rows.strings)
+        return self._terms(rows, ids, np.array(tokens.starts, np.int64), source)
+
+    def scan_salient(self, text: str, source: str | None = None) -> SalientTerms:
+        """``salient(tokenize(text), source)``, the same result computed by the compiled
+        scanner (:meth:`scan`) when it can take the text."""
+        scanned = self.scan(text)
+        if scanned is None:
+            return self.salient(tokenize(text), source)
+        return self._terms(*scanned, source)
+
+    def scan(self, text: str) -> tuple[_Rows, np.ndarray, np.ndarray] | None:
+        """The table generation in use, the row of each token of ``text`` and the indexes of
+        the tokens that open a segment: ``tokenize(text)`` as rows, found by the compiled
+        scanner straight from the text's UTF-8 bytes, learning new tokens. None for what it
+        does not take: Chinese and Japanese text, and text that is not valid Unicode."""
+        text = _strip_addresses(text)
+        if not text.isascii() and _IDEOGRAPHIC.search(text) is not None:
+            return None
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            return None
+        rows = self._generation()
+        keys, vals = rows.hindex
+        begin, end, hashes, ids, starts = kernels.scan(np.frombuffer(data, np.uint8), _CLASSES,
+                                                       rows.seed, keys, vals)
+        if ids.shape[0] and ids.min() < 0:
+            miss = np.flatnonzero(ids < 0).tolist()
+            spans = [(begin[i], end[i]) for i in miss]
+            with self._lock:
+                for i, (b, e) in zip(miss, spans):
+                    ids[i] = row = self._learn(rows, data[b:e].decode("utf-8"))
+                    rows.index_hash(hashes[i], row)
+        return rows, ids, starts
+
+    def _terms(self, rows: _Rows, ids: np.ndarray, starts: np.ndarray, source: str | None
+               ) -> SalientTerms:
+        exclude = [row for row in map(rows.index.get, source_words(source)) if row is not None]
+        terms, weights = kernels.salient_rows(ids, starts, rows.flags, rows.term, rows.weight,
+                                              np.array(exclude, np.int64), _SCORED, _LOWER,
+                                              _NAME, _NAME_IF_MID)
+        return SalientTerms(rows.key[ids], terms, rows.key[terms], weights, rows.strings)
 
 
 _TABLE = TokenTable()

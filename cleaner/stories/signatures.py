@@ -28,6 +28,7 @@ import numpy as np
 import xxhash
 
 from ..errors import InvalidArgumentError
+from . import kernels
 from .salient import SalientTerms, TokenTable, tokenize
 
 #: datasketch permutation scheme: affine maps on 32-bit values after a MurmurHash3 pre-mix.
@@ -87,7 +88,6 @@ PARAMS: dict[str, str] = {
 }
 """Everything that must match between a store and the code reading it."""
 
-_MAX32 = np.uint32(0xFFFFFFFF)
 _STRONG_WEIGHT = round(CANDIDATE_MIN_WEIGHT * WEIGHT_SCALE)
 # Multipliers that combine a shingle's word hashes (uint64 wrap-around arithmetic), one per
 # position so that word order matters. Fixed odd constants: part of the hash scheme.
@@ -96,53 +96,22 @@ _SHINGLE_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E37
                           0xC4CEB9FE1A85EC53, 0x94D049BB133111EB][:SHINGLE_WORDS], dtype=np.uint64)
 
 
-#: Hashes per block of the min-hash. The permutation parameters are stored repeated this many
-#: times (row i of a block is hash i times every ``a``, plus every ``b``): numpy's integer
-#: multiply and add run about three times faster on equal-shaped contiguous arrays than when
-#: broadcasting a row. 256 rows (128 KB per parameter for 128 perms) time as well as 1,024
-#: inside signature() and leave more of the CPU caches to the token table.
-MINHASH_BLOCK = 256
-
-
 def _permutations(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    # Same generator and draw order as datasketch.MinHash._init_permutations for affine32;
-    # returned as MINHASH_BLOCK x num_perm blocks (every row the same).
+    # Same generator and draw order as datasketch.MinHash._init_permutations for affine32.
     gen = np.random.RandomState(SEED)
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
-    return np.tile(a, (MINHASH_BLOCK, 1)), np.tile(b, (MINHASH_BLOCK, 1))
+    return a, b
 
 
 _DUP_A, _DUP_B = _permutations(DUP_NUM_PERM)
 _SAL_A, _SAL_B = _permutations(SALIENT_NUM_PERM)
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    # MurmurHash3 finalizer, as datasketch applies it before the affine permutations.
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
 def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """min over ``hashes`` of a * fmix32(h) + b (mod 2**32) for each permutation; ``a`` and
-    ``b`` are blocks from _permutations. Duplicate hashes change nothing."""
-    num_perm = a.shape[1]
-    if hashes.size == 0:
-        return np.full(num_perm, _MAX32, dtype=np.uint32)
-    hv = _fmix32(hashes.astype(np.uint32, copy=False))
-    out = None
-    for i in range(0, hv.shape[0], MINHASH_BLOCK):
-        part = hv[i:i + MINHASH_BLOCK]
-        n = part.shape[0]
-        buf = np.repeat(part, num_perm).reshape(n, num_perm)
-        buf *= a[:n]
-        buf += b[:n]
-        low = buf.min(axis=0)
-        out = low if out is None else np.minimum(out, low, out=out)
-    return out
+    """min over ``hashes`` of a * fmix32(h) + b (mod 2**32) for each permutation (compiled:
+    :func:`.kernels.minhash`). Duplicate hashes change nothing."""
+    return kernels.minhash(hashes.astype(np.uint32, copy=False), a, b)
 
 
 def words(text: str) -> list[str]:
@@ -164,22 +133,13 @@ _TOKENS = TokenTable(key=_word_hash)
 def shingle_hashes(text: str) -> np.ndarray:
     """Distinct 32-bit hashes of the text's word ``SHINGLE_WORDS``-grams (a text shorter than
     that is one shingle)."""
-    return _shingles(_TOKENS.keys(tokenize(text).toks))
+    return _shingles(_TOKENS.scan_salient(text).token_keys)
 
 
 def _shingles(wh: np.ndarray) -> np.ndarray:
-    """Distinct shingle hashes from the word hashes (uint64) of a text's tokens."""
-    n = wh.shape[0]
-    if n == 0:
-        return np.zeros(0, dtype=np.uint32)
-    k = min(SHINGLE_WORDS, n)
-    with np.errstate(over="ignore"):
-        acc = np.zeros(n - k + 1, dtype=np.uint64)
-        for j in range(k):
-            acc += wh[j:n - k + 1 + j] * _SHINGLE_MULT[j]
-    out = (acc >> np.uint64(32)).astype(np.uint32)
-    out.sort()
-    return out[np.concatenate(([True], out[1:] != out[:-1]))] if out.shape[0] > 1 else out
+    """Distinct shingle hashes from the word hashes (uint64) of a text's tokens (compiled:
+    :func:`.kernels.shingles`)."""
+    return kernels.shingles(wh, _SHINGLE_MULT)
 
 
 def salient_hashes(text: str, source: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +290,7 @@ def signature(text: str, source: str | None = None) -> Signature:
     outlet's own name out of the salient terms."""
     if not isinstance(text, str):
         raise InvalidArgumentError(f"text must be a str, got {type(text).__name__}")
-    found = _TOKENS.salient(tokenize(text), source)
+    found = _TOKENS.scan_salient(text, source)
     sh = _shingles(found.token_keys)
     terms, weights = _salient(found)
     strong = terms[weights >= _STRONG_WEIGHT]

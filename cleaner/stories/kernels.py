@@ -1,0 +1,267 @@
+"""Compiled (numba) inner loops of a signature: scanning a text into tokens, finding each
+token's row in the token table, and the min-hashes.
+
+They compute exactly what the plain Python and numpy code of :mod:`.salient` and
+:mod:`.signatures` computes (tests check it token for token and bit for bit); they only do it
+in one pass over the text's UTF-8 bytes instead of a dozen, with a memory access per token
+instead of three. What a token *is* (name, number, rare word) is still decided in Python, once
+per distinct token, when a scan meets a token it has not seen.
+
+Numba compiles these on first use and keeps the machine code in its cache (``__pycache__``
+beside this file, or the user's cache directory when that is read-only), so only the first
+process after an install pays the compile time (a few seconds).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Character classes of the scanner: part of a token, a separator between tokens, or a
+#: break (a separator that also ends a sentence, line, quotation or clause).
+TOKEN, SEPARATOR, BREAK = 0, 1, 2
+
+_M32 = np.uint64(0xFFFFFFFF)
+_EMPTY = np.uint64(0)
+
+
+def char_classes(separators: str, breaks: str) -> np.ndarray:
+    """The class of every code point of the Basic Multilingual Plane (the planes above hold
+    no separator: their code points are all TOKEN): ``breaks`` are BREAK, ``separators`` and
+    every character ``str.split()`` splits at are SEPARATOR."""
+    cls = np.zeros(0x10000, np.uint8)
+    for cp in range(0x10000):
+        if chr(cp).isspace():
+            cls[cp] = SEPARATOR
+    for c in separators:
+        cls[ord(c)] = SEPARATOR
+    for c in breaks:
+        cls[ord(c)] = BREAK
+    return cls
+
+
+@njit(cache=True)
+def _mix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    # splitmix64's finaliser: every input bit reaches every output bit.
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@njit(cache=True)
+def _probe(keys: np.ndarray, h: np.uint64) -> int:  # pragma: no cover - compiled
+    # Slot of h in an open-addressing table (linear probing): where it is, or the empty
+    # slot where it would go. The table is never full (see TokenIndex).
+    mask = np.uint64(keys.shape[0] - 1)
+    i = h & mask
+    while True:
+        k = keys[i]
+        if k == h or k == _EMPTY:
+            return int(i)
+        i = (i + np.uint64(1)) & mask
+
+
+@njit(cache=True)
+def scan(buf: np.ndarray, cls: np.ndarray, seed: np.uint64, keys: np.ndarray,
+         vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Tokens of UTF-8 text ``buf``: maximal runs of TOKEN characters. Returns, per token,
+    its first and past-the-end byte, its hash (seeded FNV-1a, mixed; never 0) and its row
+    in the (keys, vals) table (-1 when absent); and the indexes of the tokens that open a
+    segment (the first token after the text's start or a BREAK)."""
+    n = buf.shape[0]
+    cap = n // 2 + 1
+    begin = np.empty(cap, np.int64)
+    end = np.empty(cap, np.int64)
+    hashes = np.empty(cap, np.uint64)
+    rows = np.empty(cap, np.int64)
+    starts = np.empty(cap, np.int64)
+    count = 0
+    n_starts = 0
+    seg_open = True  # no token yet in the current segment
+    in_tok = False
+    h = seed
+    i = 0
+    while i <= n:
+        if i == n:
+            c = SEPARATOR
+            width = 1
+        else:
+            b0 = buf[i]
+            if b0 < 0x80:
+                cp = np.int64(b0)
+                width = 1
+            elif b0 < 0xE0:
+                cp = ((np.int64(b0) & 0x1F) << 6) | (np.int64(buf[i + 1]) & 0x3F)
+                width = 2
+            elif b0 < 0xF0:
+                cp = (((np.int64(b0) & 0x0F) << 12) | ((np.int64(buf[i + 1]) & 0x3F) << 6)
+                      | (np.int64(buf[i + 2]) & 0x3F))
+                width = 3
+            else:
+                cp = 0x10000  # above the BMP: always part of a token
+                width = 4
+            c = cls[cp] if cp < 0x10000 else TOKEN
+        if c == TOKEN:
+            if not in_tok:
+                in_tok = True
+                begin[count] = i
+                h = seed
+                if seg_open:
+                    starts[n_starts] = count
+                    n_starts += 1
+                    seg_open = False
+            for j in range(i, i + width):
+                h = (h ^ np.uint64(buf[j])) * np.uint64(0x100000001B3)
+        else:
+            if in_tok:
+                in_tok = False
+                end[count] = i
+                h = _mix64(h)
+                if h == _EMPTY:
+                    h = np.uint64(1)
+                hashes[count] = h
+                slot = _probe(keys, h)
+                rows[count] = vals[slot] if keys[slot] == h else -1
+                count += 1
+            if c == BREAK:
+                seg_open = True
+        i += width
+    return begin[:count], end[:count], hashes[:count], rows[:count], starts[:n_starts]
+
+
+@njit(cache=True)
+def insert(keys: np.ndarray, vals: np.ndarray, h: np.uint64, row: int) -> bool:  # pragma: no cover - compiled
+    """Put h -> row in the table; False if h was there already (its row is kept)."""
+    slot = _probe(keys, h)
+    if keys[slot] == h:
+        return False
+    keys[slot] = h
+    vals[slot] = row
+    return True
+
+
+@njit(cache=True)
+def rehash(keys: np.ndarray, vals: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The same entries in a table of ``capacity`` slots (a power of two)."""
+    new_keys = np.zeros(capacity, np.uint64)
+    new_vals = np.zeros(capacity, np.int32)
+    for i in range(keys.shape[0]):
+        h = keys[i]
+        if h != _EMPTY:
+            slot = _probe(new_keys, h)
+            new_keys[slot] = h
+            new_vals[slot] = vals[i]
+    return new_keys, new_vals
+
+
+@njit(cache=True)
+def _fmix32(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
+    # MurmurHash3's 32-bit finaliser, as datasketch applies it before its permutations.
+    h ^= h >> np.uint64(16)
+    h = (h * np.uint64(0x85EBCA6B)) & _M32
+    h ^= h >> np.uint64(13)
+    h = (h * np.uint64(0xC2B2AE35)) & _M32
+    h ^= h >> np.uint64(16)
+    return h
+
+
+@njit(cache=True)
+def minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """min over ``hashes`` (uint32) of (a * fmix32(h) + b) mod 2**32, per permutation (a, b:
+    uint32 arrays): datasketch's affine32 MinHash of those values."""
+    num_perm = a.shape[0]
+    out = np.full(num_perm, np.uint32(0xFFFFFFFF), np.uint32)
+    for i in range(hashes.shape[0]):
+        hv = np.uint32(_fmix32(np.uint64(hashes[i])))
+        for p in range(num_perm):
+            v = np.uint32(a[p] * hv + b[p])
+            if v < out[p]:
+                out[p] = v
+    return out
+
+
+@njit(cache=True)
+def shingles(token_keys: np.ndarray, mult: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """Distinct shingle hashes (uint32, sorted) of a text whose tokens have the word hashes
+    ``token_keys`` (uint64): per window of len(mult) tokens (the whole text if shorter), the
+    top 32 bits of sum(key * mult) mod 2**64."""
+    n = token_keys.shape[0]
+    if n == 0:
+        return np.zeros(0, np.uint32)
+    k = min(mult.shape[0], n)
+    m = n - k + 1
+    out = np.empty(m, np.uint32)
+    for i in range(m):
+        acc = np.uint64(0)
+        for j in range(k):
+            acc += token_keys[i + j] * mult[j]
+        out[i] = np.uint32(acc >> np.uint64(32))
+    out.sort()
+    d = 0
+    for i in range(m):
+        if i == 0 or out[i] != out[d - 1]:
+            out[d] = out[i]
+            d += 1
+    return out[:d]
+
+
+@njit(cache=True)
+def salient_rows(ids: np.ndarray, starts: np.ndarray, flags: np.ndarray, term: np.ndarray,
+                 weight: np.ndarray, exclude: np.ndarray, scored_flag: int, lower_flag: int,
+                 name_flag: int, name_if_mid_flag: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The distinct salient terms (rows of the token table, ascending) of a text whose tokens
+    are rows ``ids``, with the weight of each term's first occurrence (scored tokens first,
+    then names): see :meth:`.salient.TokenTable.salient` for the rule."""
+    n = ids.shape[0]
+    at_start = np.zeros(n, np.bool_)
+    for s in starts:
+        at_start[s] = True
+    found = np.empty(2 * n, np.int64)  # scored terms, then names
+    found_w = np.empty(2 * n, np.float64)
+    lower = np.empty(n, np.int64)
+    n_found = 0
+    n_lower = 0
+    for i in range(n):
+        r = ids[i]
+        f = flags[r]
+        if f & scored_flag:
+            found[n_found] = term[r]
+            found_w[n_found] = weight[r]
+            n_found += 1
+        if f & lower_flag:
+            lower[n_lower] = term[r]
+            n_lower += 1
+    lower = np.sort(lower[:n_lower])
+    for i in range(n):
+        r = ids[i]
+        allowed = name_flag if at_start[i] else name_flag | name_if_mid_flag
+        if flags[r] & allowed:
+            t = term[r]
+            # A name the text also writes in lower case is no name.
+            if n_lower:
+                at = np.searchsorted(lower, t)
+                if at < n_lower and lower[at] == t:
+                    continue
+            found[n_found] = t
+            found_w[n_found] = weight[r]
+            n_found += 1
+    keep = np.ones(n_found, np.bool_)
+    for i in range(n_found):
+        for x in exclude:
+            if found[i] == x:
+                keep[i] = False
+    found = found[:n_found][keep]
+    found_w = found_w[:n_found][keep]
+    order = np.argsort(found, kind="mergesort")  # stable: the first occurrence leads
+    terms = np.empty(order.shape[0], np.int64)
+    weights = np.empty(order.shape[0], np.float64)
+    d = 0
+    for o in order:
+        if d == 0 or found[o] != terms[d - 1]:
+            terms[d] = found[o]
+            weights[d] = found_w[o]
+            d += 1
+    return terms[:d], weights[:d]
