@@ -265,3 +265,91 @@ def salient_rows(ids: np.ndarray, starts: np.ndarray, flags: np.ndarray, term: n
             weights[d] = found_w[o]
             d += 1
     return terms[:d], weights[:d]
+
+
+@njit(cache=True)
+def gather_signatures(buf: np.ndarray, starts: np.ndarray, ks: np.ndarray, dup_at: int,
+                      num_perm: int, terms_at: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """The dup sketches (n x num_perm), terms and term weights (concatenated) of n serialized
+    signatures laid end to end in ``buf`` (blob i starts at starts[i] and holds ks[i] terms;
+    fields little-endian, at the offsets of Signature.to_bytes; headers already checked)."""
+    n = starts.shape[0]
+    dup = np.empty((n, num_perm), np.uint32)
+    terms = np.empty(ks.sum(), np.uint32)
+    weights = np.empty(terms.shape[0], np.uint8)
+    t = 0
+    for i in range(n):
+        s = starts[i] + dup_at
+        dup[i, :] = buf[s:s + 4 * num_perm].view(np.uint32)
+        s = starts[i] + terms_at
+        k = ks[i]
+        terms[t:t + k] = buf[s:s + 4 * k].view(np.uint32)
+        weights[t:t + k] = buf[s + 4 * k:s + 5 * k]
+        t += k
+    return dup, terms, weights
+
+
+@njit(cache=True)
+def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_weights: np.ndarray,
+             lens: np.ndarray, labels: np.ndarray, n_labels: int, spread_weight: float,
+             spread_free: int, min_shared: float, mix: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Salient overlap of article a with each of n others (their terms concatenated, lens[i]
+    each), and the spread factor of each of a's terms; see :func:`.rule.score_batch` for the
+    rule. ``labels``: the story of each other as 0..n_labels-1 (n_labels 0: no spread
+    weighting). Weights stay in their stored units."""
+    n = lens.shape[0]
+    k = a_terms.shape[0]
+    out = np.zeros(n)
+    factor = np.ones(k)
+    if k == 0 or n == 0:
+        return out, factor
+    m = o_terms.shape[0]
+    pos = np.empty(m, np.int64)  # where a holds the term, or -1
+    p = 0
+    for t in range(m):
+        # A merge walk over a's sorted terms: each signature's terms are sorted, so the
+        # position only moves forward within a candidate (it restarts when a value is lower).
+        v = o_terms[t]
+        if p > 0 and a_terms[p - 1] >= v:
+            p = 0
+        while p < k and a_terms[p] < v:
+            p += 1
+        pos[t] = p if p < k and a_terms[p] == v else -1
+    if n_labels > 0:
+        # Number of distinct stories whose candidates hold each of a's terms.
+        held = np.zeros((k, n_labels), np.bool_)
+        t = 0
+        for i in range(n):
+            for _ in range(lens[i]):
+                if pos[t] >= 0:
+                    held[pos[t], labels[i]] = True
+                t += 1
+        for p in range(k):
+            spread = 0
+            for s in range(n_labels):
+                spread += held[p, s]
+            factor[p] = 1.0 / (1.0 + spread_weight * np.log1p(max(0, spread - spread_free)))
+    total_a = 0.0
+    for p in range(k):
+        total_a += np.float64(a_weights[p]) * factor[p]
+    t = 0
+    for i in range(n):
+        enough = 0.0
+        shared = 0.0
+        total = 0.0
+        for _ in range(lens[i]):
+            w = np.float64(o_weights[t])
+            p = pos[t]
+            if p >= 0:
+                common = min(w, np.float64(a_weights[p]))
+                enough += common
+                shared += common * factor[p]
+                total += w * factor[p]
+            else:
+                total += w
+            t += 1
+        small = min(total, total_a)
+        large = max(total, total_a)
+        if enough > min_shared and small > 0:
+            out[i] = shared / (small ** (1.0 - mix) * large ** mix)
+    return out, factor

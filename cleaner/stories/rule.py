@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from . import kernels
 from .signatures import WEIGHT_SCALE, Signature, SignatureBatch
 
 #: Shingle Jaccard from which two texts are copies of one another (edited head/tail, other
@@ -167,73 +168,41 @@ def _time_factors(days_a: float, days_others: Sequence[float | None]) -> np.ndar
 def salient_overlap(a: Signature, b: Signature) -> float:
     """Shared salient weight of two articles (per shared term, the smaller of its two weights),
     normalised by their total weights (see OVERLAP_MIX). Symmetric."""
-    return float(_overlaps(a, SignatureBatch.from_signatures([b]))[0])
+    return float(_overlaps(a, SignatureBatch.from_signatures([b]), None)[0][0])
 
 
 def spread_factors(a: Signature, others: SignatureBatch, stories: Sequence[int] | np.ndarray | None
                    ) -> np.ndarray:
     """The weight factor of each of ``a``'s terms, given its candidates ``others`` and their
     ``stories`` (one integer label per candidate; see SPREAD_WEIGHT). None: all 1."""
-    if len(others) == 0 or a.terms.shape[0] == 0:
-        return np.ones(a.terms.shape[0])
-    return _spread(a, others, *_term_hits(a, others), stories)
+    return _overlaps(a, others, stories)[1]
 
 
-def _term_hits(a: Signature, others: SignatureBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # For every term of every candidate: its position among a's sorted terms (a must have
-    # terms), whether a holds it, and which candidate it belongs to.
-    owner = np.repeat(np.arange(len(others)), others.lens)
-    pos = np.minimum(np.searchsorted(a.terms, others.terms), a.terms.shape[0] - 1)
-    return pos, a.terms[pos] == others.terms, owner
-
-
-def _spread(a: Signature, others: SignatureBatch, pos: np.ndarray, hit: np.ndarray, owner: np.ndarray,
-            stories: Sequence[int] | np.ndarray | None) -> np.ndarray:
-    k = a.terms.shape[0]
+def _labels(others: SignatureBatch, stories: Sequence[int] | np.ndarray | None) -> tuple[np.ndarray, int]:
+    # The candidates' stories as labels 0..n_labels-1 (n_labels 0: no spread weighting).
     if stories is None:
-        return np.ones(k)
+        return np.zeros(len(others), np.int64), 0
     labels = np.asarray(stories)
     if labels.shape != (len(others),):
         raise InvalidArgumentError(f"stories must hold one label per candidate ({len(others)}), "
                                    f"got shape {labels.shape}")
-    if labels.dtype.kind in "iu" and labels.min() >= 0 and labels.max() < labels.shape[0]:
-        story = labels  # already small labels (the index numbers stories 0, 1, ...)
-    else:
-        story = np.unique(labels, return_inverse=True)[1]
-    # Which (term, story) pairs occur, then the number of stories holding each term: a
-    # (terms x stories) table of flags, at most MAX_SALIENT_TERMS x candidates.
-    held = np.zeros((k, int(story.max()) + 1), np.bool_)
-    held[pos[hit], story[owner[hit]]] = True
-    spread = np.count_nonzero(held, axis=1)
-    return 1.0 / (1.0 + SPREAD_WEIGHT * np.log1p(np.maximum(0, spread - SPREAD_FREE)))
+    if labels.shape[0] == 0:
+        return labels.astype(np.int64), 0
+    if not (labels.dtype.kind in "iu" and labels.min() >= 0 and labels.max() < labels.shape[0]):
+        labels = np.unique(labels, return_inverse=True)[1]
+    return labels.astype(np.int64, copy=False), int(labels.max()) + 1
 
 
-def _overlaps(a: Signature, others: SignatureBatch,
-              stories: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
-    # All candidates at once: their terms concatenated, looked up in a's sorted terms. A term
-    # both hold counts with its spread factor on both sides. Weights stay in their stored
-    # units (weight * WEIGHT_SCALE): the ratio does not depend on the scale.
-    n = len(others)
-    out = np.zeros(n)
-    k = a.terms.shape[0]
-    if k == 0 or n == 0 or not others.lens.any():
-        return out
-    pos, hit, owner = _term_hits(a, others)
-    weights = others.term_weights.astype(np.float64)
-    wa = a.term_weights.astype(np.float64)
-    factor = _spread(a, others, pos, hit, owner, stories)
-    f_hit = factor[pos[hit]]
-    common = np.minimum(weights[hit], wa[pos[hit]])
-    enough = np.bincount(owner[hit], weights=common, minlength=n) > MIN_SHARED_WEIGHT * WEIGHT_SCALE
-    shared = np.bincount(owner[hit], weights=common * f_hit, minlength=n)
-    weights[hit] *= f_hit
-    totals = np.bincount(owner, weights=weights, minlength=n)
-    total_a = float(wa @ factor)
-    small = np.minimum(totals, total_a)
-    large = np.maximum(totals, total_a)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = shared / (small ** (1.0 - OVERLAP_MIX) * large ** OVERLAP_MIX)
-    return np.where(enough & (small > 0), ratio, 0.0)
+def _overlaps(a: Signature, others: SignatureBatch, stories: Sequence[int] | np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray]:
+    # All candidates in one compiled pass (kernels.overlaps): each candidate's terms looked up
+    # in a's sorted terms; a term both hold counts with its spread factor on both sides, and
+    # the pair must share more than MIN_SHARED_WEIGHT before spread weighting. Weights stay
+    # in their stored units (weight * WEIGHT_SCALE): the ratio does not depend on the scale.
+    labels, n_labels = _labels(others, stories)
+    return kernels.overlaps(a.terms, a.term_weights, others.terms, others.term_weights,
+                            others.lens, labels, n_labels, SPREAD_WEIGHT, SPREAD_FREE,
+                            MIN_SHARED_WEIGHT * WEIGHT_SCALE, OVERLAP_MIX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +228,7 @@ def score_batch(a: Signature, others: SignatureBatch, published_a: float | None 
     """The scores of ``a`` with each of ``others``, computed together (numpy): the one place
     that holds the pair arithmetic. ``stories``: the story of each candidate as an integer
     label, for the spread weighting (SPREAD_WEIGHT); None scores every pair on its own."""
-    overlap = _overlaps(a, others, stories)
+    overlap = _overlaps(a, others, stories)[0]
     dups = np.count_nonzero(others.dup == a.dup, axis=1) / a.dup.shape[0]
     sizes = others.n_shingles
     small = np.minimum(sizes, a.n_shingles)

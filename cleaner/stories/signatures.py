@@ -268,14 +268,9 @@ class SignatureBatch:
               & (lens == _TERMS_AT + 5 * k))
         if not ok.all():
             Signature.from_bytes(blobs[int(np.argmin(ok))])  # raises the precise error
-        ks = k.tolist()
-        t0 = _TERMS_AT
-        dup = b"".join([b[_HEAD_SIZE:_HEAD_SIZE + 4 * DUP_NUM_PERM] for b in blobs])
-        terms = b"".join([b[t0:t0 + 4 * kb] for b, kb in zip(blobs, ks)])
-        weights = b"".join([b[t0 + 4 * kb:] for b, kb in zip(blobs, ks)])
-        return cls(np.frombuffer(dup, "<u4").reshape(n, DUP_NUM_PERM),
-                   head["n_shingles"].astype(np.float64), np.frombuffer(terms, "<u4"),
-                   np.frombuffer(weights, np.uint8), k)
+        dup, terms, weights = kernels.gather_signatures(buf, starts, k, _HEAD_SIZE, DUP_NUM_PERM,
+                                                        _TERMS_AT)
+        return cls(dup, head["n_shingles"].astype(np.float64), terms, weights, k)
 
 
 _HEAD_DTYPE = np.dtype([("version", "u1"), ("scheme", "u1"), ("dup_perm", "<u2"),
