@@ -209,6 +209,10 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
     sys.stdout.flush()
 
 
+#: Sections of the run that --skip can leave out.
+SECTIONS = frozenset({"jobs", "e2e", "rss", "warc"})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=positive, default=10_000, help="pages in the end-to-end run (default 10,000)")
@@ -217,12 +221,15 @@ def main() -> None:
     ap.add_argument("--jobs-pages", type=positive, default=JOBS_PAGES, help="pages in the jobs 1 vs 2 comparison")
     ap.add_argument("--repeats", type=positive, default=1, help="runs of each jobs setting (median reported)")
     ap.add_argument("--warc-pages", type=positive, default=WARC_PAGES, help="records in the WARC read test")
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: jobs,e2e,rss,warc")
+    ap.add_argument("--skip", default="", help=f"comma list of sections to skip: {','.join(sorted(SECTIONS))}")
     ap.add_argument("--rss-sizes", type=lambda v: [int(x) for x in v.split(",")], default=[RSS_SMALL],
                     help="page counts measured for peak RSS besides the end-to-end run (default 1000)")
     ap.add_argument("--workdir", type=Path, default=None, help="where to build inputs (default: a temp dir)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    if skip - SECTIONS:
+        ap.error(f"--skip: unknown section(s) {', '.join(sorted(skip - SECTIONS))}; "
+                 f"choose from {', '.join(sorted(SECTIONS))}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_batch_"))
     cores = len(os.sched_getaffinity(0))
     source = f"wcxb-dev ({args.data_dir})" if args.data_dir else "synthetic"

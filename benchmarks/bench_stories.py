@@ -2,8 +2,8 @@
 
 Prints tables:
 
-1. signatures per second for 600-word synthetic articles on one core: ours (one numpy pass
-   per article, two sketches and the salient terms) side by side with datasketch's own
+1. signatures per second for 600-word synthetic articles on one core: ours (compiled kernels:
+   two sketches and the salient terms) side by side with datasketch's own
    ``MinHash.update()`` loop and its ``update_batch()`` over the same word 5-gram shingles;
 2. ``StoryIndex.add`` rate into a SQLite file as it grows to ``--n`` articles (per slice
    of the run, so a slowdown shows), query latency percentiles at the final size, bytes on

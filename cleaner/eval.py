@@ -118,7 +118,13 @@ class WcxbPage:
 def load_wcxb(root: Path, limit: int | None = None) -> Iterator[WcxbPage]:
     """Pages with a non-empty ``main_content`` (the others cannot be scored)."""
     count = 0
-    for gt_path in sorted((root / "ground-truth").glob("*.json")):
+    gt_paths = sorted((root / "ground-truth").glob("*.json"))
+    unscored = sorted({p.name[:-len(".html.gz")] for p in (root / "html").glob("*.html.gz")}
+                      - {p.stem for p in gt_paths})
+    if unscored:
+        print(f"warning: {len(unscored)} page(s) in {root / 'html'} have no ground truth "
+              f"(e.g. {unscored[0]}.html.gz); they are not scored", file=sys.stderr)
+    for gt_path in gt_paths:
         if limit is not None and count >= limit:
             return
         try:
@@ -134,6 +140,8 @@ def load_wcxb(root: Path, limit: int | None = None) -> Iterator[WcxbPage]:
             continue
         html_path = root / "html" / f"{gt_path.stem}.html.gz"
         if not html_path.exists():
+            print(f"warning: {gt_path.name}: no page {html_path} for this ground truth; skipped",
+                  file=sys.stderr)
             continue
         try:
             with gzip.open(html_path) as fh:

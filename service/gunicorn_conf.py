@@ -40,11 +40,16 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 
 def on_starting(server: Any) -> None:
-    """Start from empty metric files: counters from a previous run must not leak in."""
+    """Start from empty metric files: counters from a previous run must not leak in. Then
+    compile the story index's kernels once, here in the master: the workers it forks next
+    load them from numba's cache instead of each compiling them on its first request."""
     path = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     for f in path.glob("*.db"):
         f.unlink()
+    from cleaner.stories.rule import warm_up
+
+    warm_up()
 
 
 def child_exit(server: Any, worker: Any) -> None:

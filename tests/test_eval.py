@@ -126,3 +126,16 @@ def test_corrupt_data_files_are_a_one_line_error(tmp_path, capsys):
     (promo / "articles.jsonl").write_text('{"no paragraphs": 1}\n')
     assert ev.main([str(tmp_path), "--only", "promo"]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_pages_and_ground_truths_without_their_pair_are_named_not_silently_skipped(tmp_path, capsys):
+    _write_data(tmp_path)
+    wcxb = tmp_path / "wcxb-dev"
+    with gzip.open(wcxb / "html" / "0099.html.gz", "wb") as fh:
+        fh.write(b"<html><body><p>A page nobody labelled.</p></body></html>")
+    (wcxb / "ground-truth" / "0098.json").write_text(json.dumps({"ground_truth": {"main_content": "Text."}}))
+    pages = list(ev.load_wcxb(wcxb))
+    err = capsys.readouterr().err
+    assert "1 page(s)" in err and "0099.html.gz" in err
+    assert "0098.json" in err and "skipped" in err
+    assert {p.id for p in pages}.isdisjoint({"0098", "0099"}) and pages

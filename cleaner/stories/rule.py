@@ -33,7 +33,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from . import kernels
-from .signatures import WEIGHT_SCALE, Signature, SignatureBatch
+from .signatures import WEIGHT_SCALE, Signature, SignatureBatch, signature
 
 #: Shingle Jaccard from which two texts are copies of one another (edited head/tail, other
 #: boilerplate). On stories-dev, pairs of different stories never exceed 0.06, and
@@ -360,3 +360,15 @@ def matches_of(scores: Iterable[tuple[str, PairScore]]) -> list[tuple[str, str, 
             out.append((other, "same_story", s.story))
     out.sort(key=lambda m: (-m[2], m[0]))
     return out
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel a signature and a score use, with the
+    argument types they get in use: a process that calls this first (the service's master
+    before it forks its workers, a Docker build) spares its first request the compile time
+    (several seconds on a cold cache)."""
+    text = "Warm up: Kavendor Lomira said 1500 people came to Brastow Street on Monday."
+    sig = signature(text, "warmup.example")
+    batch = SignatureBatch.from_bytes([sig.to_bytes(), sig.to_bytes()])
+    score_batch(sig, batch, 0.0, [0.0, None], [0, 1])
+    kernels.rehash(np.zeros(2, np.uint64), np.zeros(2, np.int32), 4)

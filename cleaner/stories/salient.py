@@ -326,9 +326,11 @@ class SalientTerms(NamedTuple):
 class TokenTable:
     """What each token seen so far is (salient class, term, weight) and ``key(token)`` (a
     hash of the caller's, e.g. the word hash of signatures), one row per token in numpy
-    columns. A text then costs one dict lookup per token (a memo of hundreds of thousands of
-    tokens misses the CPU caches, so the number of lookups is what counts) and a few array
-    operations over its rows. Every term is a row too (its key is ``key(term)``).
+    columns. A text then costs one lookup per token and one compiled pass over its rows
+    (:func:`.kernels.salient_rows`). The lookup is a dict's for a list of tokens, or, in
+    :meth:`scan`, a probe of a compact hash table by the compiled scanner: a memo of hundreds
+    of thousands of tokens misses the CPU caches, so what a lookup touches is what counts.
+    Every term is a row too (its key is ``key(term)``).
 
     Safe to share between threads: readers take no lock, learning a new token takes one, and
     a full table is replaced, not emptied, under readers that still use it."""

@@ -12,7 +12,8 @@ same-story score, and the shingle count (containment needs set sizes).
 
 The sketches are bit-for-bit what ``datasketch.MinHash(num_perm, seed=SEED,
 scheme=HASH_SCHEME)`` gives when fed :func:`shingle_hashes` / :func:`salient_hashes` with an
-identity ``hashfunc`` (a test checks it), but computed in one numpy pass per article, which is
+identity ``hashfunc`` (tests check it), but computed by compiled kernels (:mod:`.kernels`:
+one pass over the text's bytes for the tokens, one vectorised loop for the minima), which is
 what makes thousands of signatures per second possible. datasketch 2.x changed its default
 scheme, so the scheme is pinned here and written into every serialized signature and into the
 store's metadata; a store built with other parameters is refused, not silently misread.
@@ -251,7 +252,7 @@ class SignatureBatch:
     @classmethod
     def from_bytes(cls, blobs: Sequence[bytes]) -> "SignatureBatch":
         """Many :meth:`Signature.to_bytes` at once (candidates read from a store): headers
-        checked in one numpy pass, each field joined into one array. A blob made with other
+        checked in one numpy pass, each field gathered into one array by a kernel. A blob made with other
         parameters is refused as :meth:`Signature.from_bytes` refuses it."""
         n = len(blobs)
         if n == 0:
