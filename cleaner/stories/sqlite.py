@@ -29,8 +29,8 @@ CACHE_KIB = 65_536
 #: into the page cache (about a third of an add at 150,000 articles). The mapped pages are
 #: the OS's file cache, shared between processes and dropped under memory pressure. 4 GiB:
 #: new articles go at the end of the file, so a map shorter than the file leaves out the
-#: pages read most; with 1 GiB, adds slowed from 520 to 410 a second once a 200,000-article
-#: file passed 1.1 GB.
+#: pages read most (the last two slices of a run to 200,000 articles, past 1 GiB of file:
+#: 410 and 441 adds/s with a 1 GiB map, 520 and 528 with 4 GiB).
 MMAP_BYTES = 4 << 30
 #: The WAL is copied back into the database file (checkpointed) every this many seconds by a
 #: background thread of the writing process, instead of by whichever add() crosses SQLite's
