@@ -57,6 +57,7 @@ class PostgresStorage(Storage):
             raise StorageError("the PostgreSQL backend needs psycopg: pip install 'article-cleaner[postgres]'") from None
         self._psycopg = psycopg
         self.schema = schema
+        self.url = url
         self._lock = threading.RLock()
         try:
             self._conn: Any = psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True)
@@ -91,8 +92,9 @@ class PostgresStorage(Storage):
                     cur.execute(_LOCK_SQL, (f"cleaner-stories:{self.schema}",))
                     yield cur
             except BaseException:
-                self.forget_namespace_cache()
+                self._rolled_back()
                 raise
+            self._committed()
 
     @contextmanager
     def read(self) -> Iterator[Any]:

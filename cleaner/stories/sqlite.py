@@ -150,17 +150,18 @@ class SQLiteStorage(Storage):
                 yield cur
             except BaseException:
                 conn.rollback()
-                self.forget_namespace_cache()
+                self._rolled_back()
                 cur.close()
                 raise
             try:
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 conn.rollback()
-                self.forget_namespace_cache()
+                self._rolled_back()
                 raise StorageError(f"commit failed on {self.path!r}: {exc}") from None
             finally:
                 cur.close()
+            self._committed()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:
