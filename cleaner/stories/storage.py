@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class Storage(ABC):
         self._ns_cache: dict[str, int] = {}
         # See ROW_CACHE_ARTICLES. Rows this process inserts wait in _pending until their
         # transaction commits (a rolled-back pk may be given to the next article).
-        self._rows_cache: dict[int, tuple[Any, ...]] = {}
+        self._rows_cache: OrderedDict[int, tuple[Any, ...]] = OrderedDict()
         self._cache_epoch: str | None = None
         self._pending: list[tuple[Any, ...]] = []
 
@@ -181,7 +182,8 @@ class Storage(ABC):
     def _remember(self, row: tuple[Any, ...]) -> None:
         cache = self._rows_cache
         if len(cache) >= ROW_CACHE_ARTICLES:
-            del cache[next(iter(cache))]  # the oldest entry (dicts keep insertion order)
+            # The oldest entry, in O(1): a plain dict would scan the holes its deletions leave.
+            cache.popitem(last=False)
         cache[row[0]] = row
 
     def _check_epoch(self, cur: Any) -> None:
