@@ -92,9 +92,8 @@ class PostgresStorage(Storage):
                     cur.execute(_LOCK_SQL, (f"cleaner-stories:{self.schema}",))
                     yield cur
             except BaseException:
-                self._rolled_back()
+                self.forget_namespace_cache()
                 raise
-            self._committed()
 
     @contextmanager
     def read(self) -> Iterator[Any]:

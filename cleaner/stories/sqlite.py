@@ -150,18 +150,17 @@ class SQLiteStorage(Storage):
                 yield cur
             except BaseException:
                 conn.rollback()
-                self._rolled_back()
+                self.forget_namespace_cache()
                 cur.close()
                 raise
             try:
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 conn.rollback()
-                self._rolled_back()
+                self.forget_namespace_cache()
                 raise StorageError(f"commit failed on {self.path!r}: {exc}") from None
             finally:
                 cur.close()
-            self._committed()
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Cursor]:

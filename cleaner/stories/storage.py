@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from abc import ABC, abstractmethod
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -45,14 +43,6 @@ MIN_SHARED_BANDS = 1
 #: Article pks in a posting list: little-endian int64, oldest first.
 POSTING_DTYPE = np.dtype("<i8")
 POSTING_BYTES = POSTING_DTYPE.itemsize
-#: Candidate rows (id, story, copy root, date, signature: about 1.3 KB each) a storage keeps
-#: in process memory, newest first out of the store's reads and this process's own adds: a
-#: candidate read from memory costs no B-tree search and no copy of its signature out of the
-#: store (the candidates' rows were the largest part of an add). An article's row changes
-#: only when some process removes an article (re-clustering moves members), and every remove
-#: writes a new ``epoch`` into ``meta``: a storage that reads another epoch than its cache's
-#: drops the cache.
-ROW_CACHE_ARTICLES = 30_000
 #: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
 MAX_SQL_PARAMS = 900
 
@@ -99,11 +89,6 @@ class Storage(ABC):
 
     def __init__(self) -> None:
         self._ns_cache: dict[str, int] = {}
-        # See ROW_CACHE_ARTICLES. Rows this process inserts wait in _pending until their
-        # transaction commits (a rolled-back pk may be given to the next article).
-        self._rows_cache: OrderedDict[int, tuple[Any, ...]] = OrderedDict()
-        self._cache_epoch: str | None = None
-        self._pending: list[tuple[Any, ...]] = []
 
     # -- transactions --------------------------------------------------------------------
     @abstractmethod
@@ -167,38 +152,6 @@ class Storage(ABC):
         """Drop cached namespace ids (after a rolled-back transaction that created one)."""
         self._ns_cache.clear()
 
-    # -- the candidate-row cache (backends call these when a write transaction ends) --------
-    def _committed(self) -> None:
-        for row in self._pending:
-            self._remember(row)
-        self._pending.clear()
-
-    def _rolled_back(self) -> None:
-        # Cached rows are never changed by a transaction (a remove only moves the epoch, and
-        # that move is undone with it), so only what waited for the commit goes.
-        self._pending.clear()
-        self.forget_namespace_cache()
-
-    def _remember(self, row: tuple[Any, ...]) -> None:
-        cache = self._rows_cache
-        if len(cache) >= ROW_CACHE_ARTICLES:
-            # The oldest entry, in O(1): a plain dict would scan the holes its deletions leave.
-            cache.popitem(last=False)
-        cache[row[0]] = row
-
-    def _check_epoch(self, cur: Any) -> None:
-        # The store's epoch changes with every remove (by any process): then cached rows may
-        # hold a story or copy root that is no longer theirs, or a pk given to another article.
-        r = self._exec(cur, "SELECT value FROM meta WHERE key = 'epoch'").fetchone()
-        epoch = r[0] if r else ""
-        if epoch != self._cache_epoch:
-            self._rows_cache.clear()
-            self._cache_epoch = epoch
-
-    def _new_epoch(self, cur: Any) -> None:
-        self._exec(cur, "INSERT INTO meta(key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO "
-                        "UPDATE SET value = excluded.value", (secrets.token_hex(8),))
-
     # -- articles ------------------------------------------------------------------------
     def get_article(self, cur: Any, ns: int, id: str) -> ArticleRow | None:
         r = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM {_ARTICLE_FROM} WHERE a.ns = ? AND a.id = ?",
@@ -227,20 +180,10 @@ class Storage(ABC):
         pks, shared = pks[ok], shared[ok]
         # Most shared keys first, then the most recent (highest pk); keep MAX_CANDIDATES.
         best = np.lexsort((-pks, -shared))[:MAX_CANDIDATES]
-        # In insertion (pk) order; rows not in the cache are read in chunks of ascending pks.
-        # Both drivers give ints for pk and bytes (or a buffer) for the BLOB/BYTEA.
-        chosen = sorted(pks[best].tolist())
-        self._check_epoch(cur)
-        found = {pk: row for pk in chosen if (row := self._rows_cache.get(pk)) is not None}
-        missing = [pk for pk in chosen if pk not in found]
-        if missing:
-            for r in self._rows_in(cur, "SELECT pk, id, story, duplicate_of, days, sig FROM articles "
-                                        "WHERE pk IN ({marks}) ORDER BY pk", missing):
-                row = (int(r[0]), r[1], r[2], r[3], r[4], bytes(r[5]))
-                found[row[0]] = row
-                self._remember(row)
-        # A pk no longer in the store (removed since its posting was read) has no row.
-        return [found[pk] for pk in chosen if pk in found]
+        # Chunks of ascending pks, each ordered: the rows come in insertion order. Both drivers
+        # give ints for pk and bytes for the BLOB/BYTEA.
+        return self._rows_in(cur, "SELECT pk, id, story, duplicate_of, days, sig FROM articles "
+                                  "WHERE pk IN ({marks}) ORDER BY pk", sorted(pks[best].tolist()))
 
     def _rows_in(self, cur: Any, sql: str, values: Sequence[Any], *before: Any) -> list[Any]:
         """All rows of ``sql``, whose ``{marks}`` is an IN list of ``values`` (bound after the
@@ -280,7 +223,6 @@ class Storage(ABC):
             raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
         pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
                                             sig, added))
-        self._pending.append((pk, id, story, duplicate_of, days, sig))
         self._exec(cur, "INSERT INTO texts (pk, text, meta, matches) VALUES (?, ?, ?, ?)",
                    (pk, text, meta_json, json.dumps(matches)))
         if keys:
@@ -315,12 +257,10 @@ class Storage(ABC):
                 self._exec(cur, "DELETE FROM postings WHERE ns = ? AND key = ?", (ns, k))
         self._exec(cur, "DELETE FROM texts WHERE pk = ?", (pk,))
         self._exec(cur, "DELETE FROM articles WHERE pk = ?", (pk,))
-        self._new_epoch(cur)
 
     def set_membership(self, cur: Any, pk: int, story: str, duplicate_of: str | None) -> None:
         self._exec(cur, "UPDATE articles SET story = ?, duplicate_of = ? WHERE pk = ?",
                    (story, duplicate_of, pk))
-        self._new_epoch(cur)
 
     def members(self, cur: Any, ns: int, story: str) -> list[ArticleRow]:
         rows = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM {_ARTICLE_FROM} WHERE a.ns = ? "
