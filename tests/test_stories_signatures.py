@@ -241,3 +241,19 @@ def test_compiled_minhash_equals_datasketch(values: list[int]) -> None:
     m = MinHash(num_perm=sg.DUP_NUM_PERM, seed=sg.SEED, scheme=sg.HASH_SCHEME, hashfunc=lambda x: x)
     m.update_batch(values)
     assert np.array_equal(sg._minhash(np.array(values, np.uint32), sg._DUP_A, sg._DUP_B), m.hashvalues)
+
+
+@pytest.mark.slow
+def test_kernels_work_where_numba_may_write_no_cache(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A read-only install without a writable home leaves numba no cache location; that is
+    # simulated by giving it none. Importing must still work, and give the same signature.
+    import subprocess
+    import sys
+
+    text = "Kavendor Lomira said 1500 people came to Brastow Street on Monday."
+    code = ("import numba.core.caching as c; c.CacheImpl._locator_classes = []\n"
+            "from cleaner.stories import signatures as sg\n"
+            f"print(sg.signature({text!r}).dup.tolist())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(sg.signature(text).dup.tolist())

@@ -9,7 +9,8 @@ per distinct token, when a scan meets a token it has not seen.
 
 Numba compiles these on first use and keeps the machine code in its cache (``__pycache__``
 beside this file, or the user's cache directory when that is read-only), so only the first
-process after an install pays the compile time (a few seconds).
+process after an install pays the compile time (about ten seconds). Where no cache can be
+written at all, every process compiles them once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,16 @@ from numba import njit
 #: Character classes of the scanner: part of a token, a separator between tokens, or a
 #: break (a separator that also ends a sentence, line, quotation or clause).
 TOKEN, SEPARATOR, BREAK = 0, 1, 2
+
+def _jit(fn):  # type: ignore[no-untyped-def]
+    """``njit`` with numba's on-disk cache, or without it where numba finds no place it may
+    write one (a read-only install, no writable home, no NUMBA_CACHE_DIR): then each process
+    compiles for itself instead of the import failing."""
+    try:
+        return njit(cache=True)(fn)
+    except RuntimeError:
+        return njit(fn)
+
 
 _M32 = np.uint64(0xFFFFFFFF)
 _EMPTY = np.uint64(0)
@@ -40,7 +51,7 @@ def char_classes(separators: str, breaks: str) -> np.ndarray:
     return cls
 
 
-@njit(cache=True)
+@_jit
 def _mix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     # splitmix64's finaliser: every input bit reaches every output bit.
     h ^= h >> np.uint64(30)
@@ -51,7 +62,7 @@ def _mix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return h
 
 
-@njit(cache=True)
+@_jit
 def _probe(keys: np.ndarray, h: np.uint64) -> int:  # pragma: no cover - compiled
     # Slot of h in an open-addressing table (linear probing): where it is, or the empty
     # slot where it would go. The table is never full (see TokenIndex).
@@ -64,7 +75,7 @@ def _probe(keys: np.ndarray, h: np.uint64) -> int:  # pragma: no cover - compile
         i = (i + np.uint64(1)) & mask
 
 
-@njit(cache=True)
+@_jit
 def scan(buf: np.ndarray, cls: np.ndarray, seed: np.uint64, keys: np.ndarray,
          vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """Tokens of UTF-8 text ``buf``: maximal runs of TOKEN characters. Returns, per token,
@@ -132,7 +143,7 @@ def scan(buf: np.ndarray, cls: np.ndarray, seed: np.uint64, keys: np.ndarray,
     return begin[:count], end[:count], hashes[:count], rows[:count], starts[:n_starts]
 
 
-@njit(cache=True)
+@_jit
 def insert(keys: np.ndarray, vals: np.ndarray, h: np.uint64, row: int) -> bool:  # pragma: no cover - compiled
     """Put h -> row in the table; False if h was there already (its row is kept)."""
     slot = _probe(keys, h)
@@ -143,7 +154,7 @@ def insert(keys: np.ndarray, vals: np.ndarray, h: np.uint64, row: int) -> bool: 
     return True
 
 
-@njit(cache=True)
+@_jit
 def rehash(keys: np.ndarray, vals: np.ndarray, capacity: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """The same entries in a table of ``capacity`` slots (a power of two)."""
     new_keys = np.zeros(capacity, np.uint64)
@@ -157,7 +168,7 @@ def rehash(keys: np.ndarray, vals: np.ndarray, capacity: int) -> tuple[np.ndarra
     return new_keys, new_vals
 
 
-@njit(cache=True)
+@_jit
 def _fmix32(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     # MurmurHash3's 32-bit finaliser, as datasketch applies it before its permutations.
     h ^= h >> np.uint64(16)
@@ -168,7 +179,7 @@ def _fmix32(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
     return h
 
 
-@njit(cache=True)
+@_jit
 def minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """min over ``hashes`` (uint32) of (a * fmix32(h) + b) mod 2**32, per permutation (a, b:
     uint32 arrays): datasketch's affine32 MinHash of those values."""
@@ -183,7 +194,7 @@ def minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # 
     return out
 
 
-@njit(cache=True)
+@_jit
 def shingles(token_keys: np.ndarray, mult: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
     """Distinct shingle hashes (uint32, sorted) of a text whose tokens have the word hashes
     ``token_keys`` (uint64): per window of len(mult) tokens (the whole text if shorter), the
@@ -208,7 +219,7 @@ def shingles(token_keys: np.ndarray, mult: np.ndarray) -> np.ndarray:  # pragma:
     return out[:d]
 
 
-@njit(cache=True)
+@_jit
 def salient_rows(ids: np.ndarray, starts: np.ndarray, flags: np.ndarray, term: np.ndarray,
                  weight: np.ndarray, exclude: np.ndarray, scored_flag: int, lower_flag: int,
                  name_flag: int, name_if_mid_flag: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
@@ -267,7 +278,7 @@ def salient_rows(ids: np.ndarray, starts: np.ndarray, flags: np.ndarray, term: n
     return terms[:d], weights[:d]
 
 
-@njit(cache=True)
+@_jit
 def gather_signatures(buf: np.ndarray, starts: np.ndarray, ks: np.ndarray, dup_at: int,
                       num_perm: int, terms_at: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     """The dup sketches (n x num_perm), terms and term weights (concatenated) of n serialized
@@ -289,7 +300,7 @@ def gather_signatures(buf: np.ndarray, starts: np.ndarray, ks: np.ndarray, dup_a
     return dup, terms, weights
 
 
-@njit(cache=True)
+@_jit
 def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_weights: np.ndarray,
              lens: np.ndarray, labels: np.ndarray, n_labels: int, spread_weight: float,
              spread_free: int, min_shared: float, mix: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
