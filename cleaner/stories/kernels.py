@@ -22,6 +22,7 @@ from numba import njit
 #: break (a separator that also ends a sentence, line, quotation or clause).
 TOKEN, SEPARATOR, BREAK = 0, 1, 2
 
+
 def _jit(fn):  # type: ignore[no-untyped-def]
     """``njit`` with numba's on-disk cache, or without it where numba finds no place it may
     write one (a read-only install, no writable home, no NUMBA_CACHE_DIR): then each process
@@ -65,7 +66,8 @@ def _mix64(h: np.uint64) -> np.uint64:  # pragma: no cover - compiled
 @_jit
 def _probe(keys: np.ndarray, h: np.uint64) -> int:  # pragma: no cover - compiled
     # Slot of h in an open-addressing table (linear probing): where it is, or the empty
-    # slot where it would go. The table is never full (see TokenIndex).
+    # slot where it would go. The table is never full (salient._Rows.index_hash keeps it at
+    # most half full).
     mask = np.uint64(keys.shape[0] - 1)
     i = h & mask
     while True:

@@ -369,9 +369,11 @@ class TokenTable:
         term_row = self._learn(rows, term) if flags and term != tok else -1
         return rows.append(tok, flags, term_row, weight, self._key(tok) if self._key else 0)
 
-    def keys(self, toks: list[str]) -> np.ndarray:
-        """``key`` of each token, in order (uint64)."""
-        rows, ids = self.lookup(toks)
+    def keys(self, text: str) -> np.ndarray:
+        """``key`` of each token of ``tokenize(text)``, in order (uint64); found by the
+        compiled scanner (:meth:`scan`) when it can take the text."""
+        scanned = self.scan(text)
+        rows, ids = self.lookup(tokenize(text).toks) if scanned is None else scanned[:2]
         return rows.key[ids]
 
     def salient(self, tokens: Tokens, source: str | None = None) -> SalientTerms:

@@ -134,7 +134,7 @@ _TOKENS = TokenTable(key=_word_hash)
 def shingle_hashes(text: str) -> np.ndarray:
     """Distinct 32-bit hashes of the text's word ``SHINGLE_WORDS``-grams (a text shorter than
     that is one shingle)."""
-    return _shingles(_TOKENS.scan_salient(text).token_keys)
+    return _shingles(_TOKENS.keys(text))
 
 
 def _shingles(wh: np.ndarray) -> np.ndarray:
