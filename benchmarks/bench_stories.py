@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cleaner.stories import StoryIndex, synthetic  # noqa: E402
 from cleaner.eval import non_negative, positive  # noqa: E402
 from cleaner.stories import signatures as sg  # noqa: E402
+from cleaner.stories.mirror import NamespaceMirror  # noqa: E402
 from cleaner.stories.wordranks import WORDS  # noqa: E402
 
 #: Articles timed for the signature table (each timing is the median of REPEATS runs).
@@ -121,15 +122,15 @@ def bench_index(n: int, slices: int) -> None:
         done = 0
         rates: list[tuple[float, float]] = []
         text_bytes = 0
+        find = NamespaceMirror.candidates
+
+        def counted(*a):  # type: ignore[no-untyped-def]
+            found = find(*a)
+            scored.append(len(found))
+            return found
+
+        NamespaceMirror.candidates = counted  # type: ignore[method-assign]
         with StoryIndex(db) as idx:
-            find = idx.storage.candidates
-
-            def counted(*a):  # type: ignore[no-untyped-def]
-                found = find(*a)
-                scored.append(len(found))
-                return found
-
-            idx.storage.candidates = counted  # type: ignore[method-assign]
             while done < n:
                 items = feed.take(min(size_every, n - done))  # not timed
                 sample = items[::SIG_SAMPLE]

@@ -16,16 +16,16 @@ def seed_texts() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(SEEDS_DIR.glob("*.txt"))}
 
 
-def _read_postings(con: sqlite3.Connection) -> dict[int, list[int]]:
+def _read_keys(con: sqlite3.Connection) -> dict[int, list[int]]:
     import numpy as np
 
-    from cleaner.stories.storage import POSTING_DTYPE
+    from cleaner.stories.storage import KEYS_DTYPE
 
-    return {int(k): np.frombuffer(bytes(pks), POSTING_DTYPE).tolist()
-            for k, pks in con.execute("SELECT key, pks FROM postings")}
+    return {int(pk): np.frombuffer(bytes(keys), KEYS_DTYPE).tolist()
+            for pk, keys in con.execute("SELECT pk, keys FROM articles")}
 
 
 @pytest.fixture
-def read_postings() -> Callable[[sqlite3.Connection], dict[int, list[int]]]:
-    """Reads a SQLite store's band-key posting lists as {key: [article pk, oldest first]}."""
-    return _read_postings
+def read_keys() -> Callable[[sqlite3.Connection], dict[int, list[int]]]:
+    """Reads a SQLite store's band keys as {article pk: [key, ...]}."""
+    return _read_keys

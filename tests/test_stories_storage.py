@@ -42,34 +42,26 @@ def _spawn(db: Path, prefix: str, n: int) -> subprocess.Popen[str]:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _check_consistent(db: Path, read_postings: Callable[[sqlite3.Connection], dict[int, list[int]]]
+def _check_consistent(db: Path, read_keys: Callable[[sqlite3.Connection], dict[int, list[int]]]
                       ) -> list[str]:
-    """integrity_check is ok and the posting lists are exactly the articles' band keys; returns
-    the ids."""
+    """integrity_check is ok, every article's story exists and its row holds exactly its
+    signature's band keys; returns the ids."""
     con = sqlite3.connect(db)
     try:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         ids = []
-        keys_of: dict[int, set[int]] = {}
+        stored = read_keys(con)
         for pk, aid, sig, story in con.execute("SELECT pk, id, sig, story FROM articles ORDER BY pk"):
-            keys_of[pk] = set(band_keys(Signature.from_bytes(sig)))
+            assert stored[pk] == band_keys(Signature.from_bytes(sig))
             assert con.execute("SELECT 1 FROM stories WHERE id = ?", (story,)).fetchone()
             ids.append(aid)
-        # Every posting points at a live article that has the key, in insertion order, and a
-        # list is full (PER_KEY_LIMIT) or holds every article with the key.
-        postings = read_postings(con)
-        assert set(postings) == set().union(*keys_of.values())
-        for key, pks in postings.items():
-            assert pks == sorted(set(pks)) and all(key in keys_of[pk] for pk in pks)
-            having = [pk for pk, keys in keys_of.items() if key in keys]
-            assert pks == having[-PER_KEY_LIMIT:]
         return ids
     finally:
         con.close()
 
 
 @pytest.mark.slow
-def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_path: Path, read_postings) -> None:  # type: ignore[no-untyped-def]
+def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_path: Path, read_keys) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "crash.db"
     proc = _spawn(db, "k", -1)
     done: list[str] = []
@@ -85,7 +77,7 @@ def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_pa
         rest, _err = proc.communicate(timeout=30)
     done += rest.split()
     assert len(done) >= 40, proc.stderr
-    ids = _check_consistent(db, read_postings)
+    ids = _check_consistent(db, read_keys)
     assert set(done) <= set(ids)  # everything add() returned for is there
     assert len(ids) - len(done) <= 1  # at most the one in flight when killed, and whole
     with StoryIndex(str(db)) as idx:  # the file is usable again
@@ -94,7 +86,7 @@ def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_pa
 
 
 @pytest.mark.slow
-def test_two_processes_write_one_file(tmp_path: Path, read_postings) -> None:  # type: ignore[no-untyped-def]
+def test_two_processes_write_one_file(tmp_path: Path, read_keys) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "shared.db"
     StoryIndex(str(db)).close()
     procs = [_spawn(db, p, 25) for p in ("p", "q")]
@@ -102,7 +94,7 @@ def test_two_processes_write_one_file(tmp_path: Path, read_postings) -> None:  #
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert len(out.split()) == 25
-    ids = _check_consistent(db, read_postings)
+    ids = _check_consistent(db, read_keys)
     assert sorted(ids) == sorted([f"p{i}" for i in range(25)] + [f"q{i}" for i in range(25)])
 
 
@@ -201,46 +193,152 @@ def test_postgres_backend_groups_isolates_and_removes(pg_storage, seed_texts: di
     assert a.count() == 3 and a.stories()[0].id == vs[0].story_id
 
 
-def _fill_shared_key(st, n: int) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
-    """n articles that all have band key 42 (and one key of their own); their pks."""
+def _fill_shared_key(st, n: int, start: int = 0) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+    """n articles (a{start}...) that all have band key 42 and one key of their own (1000 +
+    their number); their pks."""
     from cleaner.stories.signatures import signature
 
     sig = signature("Kavendor Lomira spoke at the Selbrim council on Tuesday.").to_bytes()
     pks = []
     with st.write() as cur:
         ns = st.namespace_id(cur, "ns", create=True)
-        st.create_story(cur, ns, "s_1", 0.0)
-        for i in range(n):
+        if start == 0:
+            st.create_story(cur, ns, "s_1", 0.0)
+        for i in range(start, start + n):
             pks.append(st.insert_article(cur, ns, id=f"a{i}", text="t", source=None, published=None,
                                          meta=None, story="s_1", duplicate_of=None, matches=[],
                                          sig=sig, added=0.0, keys=[42, 1000 + i]))
     return ns, pks
 
 
+def _mirror_candidates(st, ns: int, keys: list[int]) -> list[int]:  # type: ignore[no-untyped-def]
+    with st.read() as cur:
+        m = st.mirror(ns)
+        m.sync(st, cur)
+        return m.candidates(keys).pks.tolist()
+
+
+@pytest.mark.parametrize("merge_every", [2048, 5])
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_posting_lists_keep_the_latest_articles_per_key_and_forget_removed_ones(backend: str, request) -> None:  # type: ignore[no-untyped-def]
+def test_candidates_are_the_latest_live_articles_per_key(backend: str, merge_every: int, request,
+                                                         monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # merge_every=5: most band keys sit in the sorted arrays, the last few in the recent dict.
+    from cleaner.stories import mirror
     from cleaner.stories.storage import MAX_CANDIDATES
 
+    monkeypatch.setattr(mirror, "MERGE_EVERY", merge_every)
     st = open_storage(":memory:") if backend == "sqlite" else request.getfixturevalue("pg_storage")
     try:
         ns, pks = _fill_shared_key(st, PER_KEY_LIMIT + 7)
-        with st.read() as cur:
-            found = [c[0] for c in st.candidates(cur, ns, [42])]
-            assert found == pks[-PER_KEY_LIMIT:][-MAX_CANDIDATES:]
-            # An old article is still found through its own key.
-            assert [c[0] for c in st.candidates(cur, ns, [1000])] == [pks[0]]
-            # Candidates of several keys are their union, in insertion order.
-            both = [c[0] for c in st.candidates(cur, ns, [42, 1003])]
-            assert both == sorted([pks[3], *pks[-PER_KEY_LIMIT:]])[:MAX_CANDIDATES]
+        assert _mirror_candidates(st, ns, [42]) == pks[-PER_KEY_LIMIT:][-MAX_CANDIDATES:]
+        # An old article is still found through its own key.
+        assert _mirror_candidates(st, ns, [1000]) == [pks[0]]
+        # Candidates of several keys are their union, in insertion order.
+        both = sorted([pks[3], *pks[-PER_KEY_LIMIT:]])[:MAX_CANDIDATES]
+        assert _mirror_candidates(st, ns, [42, 1003]) == both
+        # Articles added after the mirror was built are found, the newest first per key.
+        more = _fill_shared_key(st, 3, start=len(pks))[1]
+        assert _mirror_candidates(st, ns, [42]) == (pks + more)[-PER_KEY_LIMIT:]
+        pks += more
         gone = pks[-3]
         with st.write() as cur:
-            st.delete_article(cur, ns, gone, [42, 1000 + len(pks) - 3])
-        with st.read() as cur:
-            assert [c[0] for c in st.candidates(cur, ns, [42])] == [p for p in pks[-PER_KEY_LIMIT:] if p != gone]
-            assert st.candidates(cur, ns, [1000 + len(pks) - 3]) == []
+            st.delete_article(cur, ns, gone)
+        live = [p for p in pks if p != gone]
+        assert _mirror_candidates(st, ns, [42]) == live[-PER_KEY_LIMIT:]
+        assert _mirror_candidates(st, ns, [1000 + len(pks) - 3]) == []
+        # A storage opened afterwards builds the same mirror from the rows alone.
+        if backend == "sqlite":
+            assert _mirror_candidates(st, ns, [42, 1003]) == sorted([pks[3], *live[-PER_KEY_LIMIT:]])
     finally:
         if backend == "sqlite":
             st.close()
+
+
+def test_a_mirror_compacts_once_most_of_its_articles_are_removed(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from cleaner.stories import mirror
+
+    monkeypatch.setattr(mirror, "MERGE_EVERY", 4)
+    with open_storage(":memory:") as st:
+        ns, pks = _fill_shared_key(st, 30)
+        assert _mirror_candidates(st, ns, [42]) == pks
+        with st.write() as cur:
+            for pk in pks[:20]:
+                st.delete_article(cur, ns, pk)
+        assert _mirror_candidates(st, ns, [42]) == pks[20:]
+        more = _fill_shared_key(st, 8, start=30)[1]  # merges, and compacts: 20 dead, 18 live
+        m = st.mirror(ns)
+        assert _mirror_candidates(st, ns, [42]) == pks[20:] + more
+        assert m._dead == 0 and len(m._ids) == len(m) == 18
+        assert _mirror_candidates(st, ns, [1000 + 25, 1000 + 5, 1000 + 31]) == [pks[25], more[1]]
+
+
+def test_only_the_window_of_latest_articles_are_candidates(tmp_path: Path) -> None:
+    # A storage's window bounds what each process holds: older articles stay in the store
+    # but are no longer candidates, whether the mirror is built from the store or kept up.
+    db = tmp_path / "window.db"
+    with open_storage(db) as st:
+        st.window = 5
+        ns, pks = _fill_shared_key(st, 8)
+        assert _mirror_candidates(st, ns, [42]) == pks[-5:]  # built from the latest rows
+        more = _fill_shared_key(st, 3, start=8)[1]
+        assert _mirror_candidates(st, ns, [42]) == (pks + more)[-5:]  # kept up as rows come
+        assert _mirror_candidates(st, ns, [1000 + 5]) == []
+        assert len(st.mirror(ns)) == 5
+        with st.write() as cur:  # a change to an article outside the window
+            st.set_membership(cur, pks[0], "s_1", None)
+        assert _mirror_candidates(st, ns, [1000]) == [] and len(st.mirror(ns)) == 5
+        with st.read() as cur:
+            assert st.count(cur, ns) == 11
+
+
+def test_a_pk_handed_out_again_after_a_remove_is_seen_as_the_new_article(tmp_path: Path) -> None:
+    # SQLite gives the next row max(pk) + 1, so removing the newest article frees its pk. A
+    # process whose mirror held the old article must see the new one under the same pk.
+    db = tmp_path / "reuse.db"
+    with open_storage(db) as one, open_storage(db) as two:
+        ns, pks = _fill_shared_key(one, 3)
+        assert _mirror_candidates(two, ns, [42]) == pks
+        with one.write() as cur:
+            one.delete_article(cur, ns, pks[-1])
+        again = _fill_shared_key(one, 1, start=7)[1]  # keys 42 and 1007
+        assert again == [pks[-1]]
+        assert _mirror_candidates(two, ns, [1000 + 2]) == []
+        assert _mirror_candidates(two, ns, [1007]) == again
+        with two.read() as cur:
+            m = two.mirror(ns)
+            m.sync(two, cur)
+            found = m.candidates([42])
+            assert [found.id(i) for i in range(len(found))] == ["a0", "a1", "a7"]
+
+
+def test_a_schema_3_store_is_upgraded_in_place(tmp_path: Path, seed_texts: dict[str, str], read_keys) -> None:  # type: ignore[no-untyped-def]
+    # Build a store, then turn it back into what schema 3 looked like: no keys column, a
+    # postings table. Opening it again must restore every article's keys and keep the verdicts.
+    db = tmp_path / "old.db"
+    texts = list(seed_texts.values())
+    with StoryIndex(str(db)) as idx:
+        first = idx.add("a", texts[0])
+        idx.add("b", texts[1])
+    con = sqlite3.connect(db)
+    want = read_keys(con)
+    con.execute("ALTER TABLE articles DROP COLUMN keys")
+    con.execute("DROP TABLE changes")
+    con.execute("CREATE TABLE postings (ns INTEGER NOT NULL, key INTEGER NOT NULL, pks BLOB NOT NULL, "
+                "PRIMARY KEY (ns, key)) WITHOUT ROWID")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    con.commit()
+    con.close()
+    with StoryIndex(str(db)) as idx:
+        assert idx.add("c", texts[2]).story_id == first.story_id
+        assert idx.query(texts[0] + "\n\nCopyright Example Wire.").duplicate_of == "a"
+    con = sqlite3.connect(db)
+    try:
+        assert {pk: k for pk, k in read_keys(con).items() if pk in want} == want
+        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "postings" not in names and "changes" in names
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("4",)
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -279,15 +377,16 @@ def test_an_add_that_rolls_back_leaves_no_trace_for_later_adds(
     with StoryIndex(storage=st) as idx:
         idx.add("first", text)
         assert idx.add("second", text + "\n\nCopyright Example Wire.").duplicate_of == "first"
-        real = idx.storage._insert_bands
+        real = idx.storage._insert_article_row
 
-        def broken(*args: object) -> None:
+        def broken(*args: object) -> int:
+            real(*args)  # the row is written, then the transaction fails
             raise RuntimeError("disk gone")
 
-        idx.storage._insert_bands = broken  # type: ignore[method-assign]
+        idx.storage._insert_article_row = broken  # type: ignore[method-assign]
         with pytest.raises(RuntimeError):
             idx.add("lost", text + "\n\nShare this story.")  # inserted, then rolled back
-        idx.storage._insert_bands = real  # type: ignore[method-assign]
+        idx.storage._insert_article_row = real  # type: ignore[method-assign]
         assert idx.add("third", text + "\n\nRead more.").duplicate_of == "first"
         assert idx.get("lost") is None
     if backend == "sqlite":

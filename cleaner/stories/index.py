@@ -23,8 +23,8 @@ import numpy as np
 from ..errors import ArticleExistsError, InvalidArgumentError, NotFoundError, StorageError
 from ..models import Match, Story, Verdict
 from . import rule
-from .signatures import Signature, SignatureBatch, band_keys, signature
-from .storage import Storage, open_storage
+from .signatures import Signature, band_keys, signature
+from .storage import KEYS_DTYPE, Storage, open_storage
 
 #: Namespace used when none is given.
 DEFAULT_NAMESPACE = "default"
@@ -143,21 +143,20 @@ class StoryIndex:
                        days: float | None) -> tuple[rule.Decision, list[tuple[str, str, float]]]:
         if ns is None:
             return rule.Decision(None, None, 0.0), []
-        cands = self.storage.candidates(cur, ns, keys)
+        mirror = self.storage.mirror(ns)
+        mirror.sync(self.storage, cur)
+        cands = mirror.candidates(keys)
         scores: dict[str, rule.PairScore] = {}
         story_of: dict[str, str] = {}
         root_of: dict[str, str] = {}
-        if cands:
-            labels: dict[str, int] = {}
-            stories = [labels.setdefault(c[2], len(labels)) for c in cands]
-            batch = rule.score_batch(sig, SignatureBatch.from_bytes([c[5] for c in cands]), days,
-                                     [c[4] for c in cands], stories)
+        if len(cands):
+            batch = rule.score_batch(sig, cands.batch, days, cands.days, cands.story_labels)
             # Only pairs the rule can act on become PairScores (the others change no decision).
             for i in np.flatnonzero(batch.worth_keeping()).tolist():
-                _pk, cid, story, dup_of, _days, _sig = cands[i]
+                cid = cands.id(i)
                 scores[cid] = batch.pair(i)
-                story_of[cid] = story
-                root_of[cid] = dup_of or cid
+                story_of[cid] = cands.story(i)
+                root_of[cid] = cands.duplicate_of(i) or cid
         involved = sorted(set(story_of.values()))
         roots = self.storage.roots_in_stories(cur, ns, involved)
         decision = rule.decide(scores, story_of, root_of, roots)
@@ -192,10 +191,12 @@ class StoryIndex:
             else:
                 story = str(decision.story)
                 self.storage.touch_story(cur, ns, story, now)
-            self.storage.insert_article(
+            pk = self.storage.insert_article(
                 cur, ns, id=id, text=text, source=source, published=published, meta=meta,
                 story=story, duplicate_of=decision.duplicate_of,
                 matches=[list(m) for m in matches], sig=sig_bytes, added=now, keys=keys, days=days)
+        self.storage.mirror(ns).added((pk, ns, id, story, decision.duplicate_of, days, sig_bytes,
+                                       np.array(keys, KEYS_DTYPE).tobytes()))
         return Verdict(id=id, story_id=story, duplicate_of=decision.duplicate_of,
                        matches=tuple(Match(i, k, s) for i, k, s in matches))  # type: ignore[arg-type]
 
@@ -240,8 +241,7 @@ class StoryIndex:
             row = None if ns is None else self.storage.get_article(cur, ns, id)
             if row is None or ns is None:
                 return False
-            sig = Signature.from_bytes(row.sig)
-            self.storage.delete_article(cur, ns, row.pk, band_keys(sig))
+            self.storage.delete_article(cur, ns, row.pk)
             self._recluster(cur, ns, row.story, now)
         return True
 

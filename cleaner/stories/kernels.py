@@ -304,39 +304,40 @@ def gather_signatures(buf: np.ndarray, starts: np.ndarray, ks: np.ndarray, dup_a
 
 @_jit
 def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_weights: np.ndarray,
-             lens: np.ndarray, labels: np.ndarray, n_labels: int, spread_weight: float,
-             spread_free: int, min_shared: float, mix: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Salient overlap of article a with each of n others (their terms concatenated, lens[i]
-    each), and the spread factor of each of a's terms; see :func:`.rule.score_batch` for the
-    rule. ``labels``: the story of each other as 0..n_labels-1 (n_labels 0: no spread
-    weighting). Weights stay in their stored units."""
+             starts: np.ndarray, lens: np.ndarray, labels: np.ndarray, n_labels: int,
+             spread_weight: float, spread_free: int, min_shared: float,
+             mix: float) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Salient overlap of article a with each of n others (other i holds the terms
+    ``o_terms[starts[i]:starts[i] + lens[i]]``, sorted), and the spread factor of each of a's
+    terms; see :func:`.rule.score_batch` for the rule. ``labels``: the story of each other as
+    0..n_labels-1 (n_labels 0: no spread weighting). Weights stay in their stored units."""
     n = lens.shape[0]
     k = a_terms.shape[0]
     out = np.zeros(n)
     factor = np.ones(k)
     if k == 0 or n == 0:
         return out, factor
-    m = o_terms.shape[0]
-    pos = np.empty(m, np.int64)  # where a holds the term, or -1
-    p = 0
-    for t in range(m):
+    pos = np.empty(int(lens.sum()), np.int64)  # per term of the others in turn: where a holds it, or -1
+    u = 0
+    for i in range(n):
         # A merge walk over a's sorted terms: each signature's terms are sorted, so the
-        # position only moves forward within a candidate (it restarts when a value is lower).
-        v = o_terms[t]
-        if p > 0 and a_terms[p - 1] >= v:
-            p = 0
-        while p < k and a_terms[p] < v:
-            p += 1
-        pos[t] = p if p < k and a_terms[p] == v else -1
+        # position only moves forward within a candidate.
+        p = 0
+        for t in range(starts[i], starts[i] + lens[i]):
+            v = o_terms[t]
+            while p < k and a_terms[p] < v:
+                p += 1
+            pos[u] = p if p < k and a_terms[p] == v else -1
+            u += 1
     if n_labels > 0:
         # Number of distinct stories whose candidates hold each of a's terms.
         held = np.zeros((k, n_labels), np.bool_)
-        t = 0
+        u = 0
         for i in range(n):
             for _ in range(lens[i]):
-                if pos[t] >= 0:
-                    held[pos[t], labels[i]] = True
-                t += 1
+                if pos[u] >= 0:
+                    held[pos[u], labels[i]] = True
+                u += 1
         for p in range(k):
             spread = 0
             for s in range(n_labels):
@@ -345,14 +346,14 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
     total_a = 0.0
     for p in range(k):
         total_a += np.float64(a_weights[p]) * factor[p]
-    t = 0
+    u = 0
     for i in range(n):
         enough = 0.0
         shared = 0.0
         total = 0.0
-        for _ in range(lens[i]):
+        for t in range(starts[i], starts[i] + lens[i]):
             w = np.float64(o_weights[t])
-            p = pos[t]
+            p = pos[u]
             if p >= 0:
                 common = min(w, np.float64(a_weights[p]))
                 enough += common
@@ -360,9 +361,45 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
                 total += w * factor[p]
             else:
                 total += w
-            t += 1
+            u += 1
         small = min(total, total_a)
         large = max(total, total_a)
         if enough > min_shared and small > 0:
             out[i] = shared / (small ** (1.0 - mix) * large ** mix)
     return out, factor
+
+
+@_jit
+def dup_agreement(a_dup: np.ndarray, dup: np.ndarray, rows: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """For each of ``rows``, how many of the sketch ``dup[row]``'s minima equal a's."""
+    out = np.zeros(rows.shape[0], np.int64)
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        c = 0
+        for j in range(a_dup.shape[0]):
+            c += dup[r, j] == a_dup[j]
+        out[i] = c
+    return out
+
+
+@_jit
+def posting_tails(keys: np.ndarray, slots: np.ndarray, alive: np.ndarray, query: np.ndarray,
+                  need: np.ndarray) -> np.ndarray:  # pragma: no cover - compiled
+    """For each key of ``query``, the last ``need[i]`` live slots filed under it in the sorted
+    posting arrays (``keys`` ascending, then ``slots`` ascending within a key): a key's most
+    recent articles, newest first, skipping removed ones."""
+    out = np.empty(int(need.sum()), np.int32)
+    n = 0
+    for i in range(query.shape[0]):
+        q = query[i]
+        j = np.searchsorted(keys, q, side="right") - 1
+        taken = 0
+        while j >= 0 and keys[j] == q and taken < need[i]:
+            s = slots[j]
+            if alive[s]:
+                out[n] = s
+                n += 1
+                taken += 1
+            j -= 1
+    return out[:n]
+

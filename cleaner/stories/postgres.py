@@ -29,13 +29,12 @@ _DDL = [
     "CREATE INDEX IF NOT EXISTS stories_by_update ON stories (ns, updated)",
     """CREATE TABLE IF NOT EXISTS articles (pk BIGSERIAL PRIMARY KEY, ns BIGINT NOT NULL,
        id TEXT NOT NULL, source TEXT, published TEXT, days DOUBLE PRECISION,
-       story TEXT NOT NULL, duplicate_of TEXT, sig BYTEA NOT NULL,
+       story TEXT NOT NULL, duplicate_of TEXT, sig BYTEA NOT NULL, keys BYTEA NOT NULL,
        added DOUBLE PRECISION NOT NULL, UNIQUE (ns, id))""",
     "CREATE INDEX IF NOT EXISTS articles_by_story ON articles (ns, story, duplicate_of)",
     """CREATE TABLE IF NOT EXISTS texts (pk BIGINT PRIMARY KEY, text TEXT NOT NULL, meta TEXT,
        matches TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS postings (ns BIGINT NOT NULL, key BIGINT NOT NULL,
-       pks BYTEA NOT NULL, PRIMARY KEY (ns, key))""",
+    "CREATE TABLE IF NOT EXISTS changes (seq BIGSERIAL PRIMARY KEY, pk BIGINT NOT NULL)",
 ]
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -68,9 +67,11 @@ class PostgresStorage(Storage):
             self._conn.execute(f'SET search_path TO "{schema}"')
             with self.write() as cur:
                 cur.execute(_META_DDL)
-                self.check_params(cur)
+                upgrade = self.check_params(cur)
                 for stmt in _DDL:
                     cur.execute(stmt)
+                if upgrade:
+                    self.upgrade_from_3(cur)
         except psycopg.Error as exc:
             self.close()
             raise StorageError(f"cannot initialise the PostgreSQL store: {exc}") from None
@@ -102,7 +103,7 @@ class PostgresStorage(Storage):
 
     def _insert_article_row(self, cur: Any, values: Sequence[Any]) -> int:
         cur.execute("INSERT INTO articles (ns, id, source, published, days, story, duplicate_of, "
-                    "sig, added) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING pk", values)
+                    "sig, keys, added) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING pk", values)
         return int(cur.fetchone()[0])
 
     def drop_schema(self) -> None:

@@ -157,9 +157,12 @@ def time_factor(days_a: float | None, days_b: float | None) -> float:
     return float(_time_factors(days_a, [days_b])[0])
 
 
-def _time_factors(days_a: float, days_others: Sequence[float | None]) -> np.ndarray:
-    # 1 within TIME_FULL_DAYS (and for an unknown date), then the decay, never below the floor.
-    gap = np.abs(np.array([np.nan if d is None else d for d in days_others], np.float64) - days_a)
+def _time_factors(days_a: float, days_others: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    # 1 within TIME_FULL_DAYS (and for an unknown date: None or NaN), then the decay, never
+    # below the floor.
+    if not isinstance(days_others, np.ndarray):
+        days_others = np.array([np.nan if d is None else d for d in days_others], np.float64)
+    gap = np.abs(days_others - days_a)
     with np.errstate(invalid="ignore"):
         decayed = np.maximum(TIME_FLOOR, np.exp(-(gap - TIME_FULL_DAYS) / TIME_DECAY_DAYS))
         return np.where(gap > TIME_FULL_DAYS, decayed, 1.0)
@@ -201,7 +204,7 @@ def _overlaps(a: Signature, others: SignatureBatch, stories: Sequence[int] | np.
     # in their stored units (weight * WEIGHT_SCALE): the ratio does not depend on the scale.
     labels, n_labels = _labels(others, stories)
     return kernels.overlaps(a.terms, a.term_weights, others.terms, others.term_weights,
-                            others.lens, labels, n_labels, SPREAD_WEIGHT, SPREAD_FREE,
+                            others.starts, others.lens, labels, n_labels, SPREAD_WEIGHT, SPREAD_FREE,
                             MIN_SHARED_WEIGHT * WEIGHT_SCALE, OVERLAP_MIX)
 
 
@@ -223,13 +226,13 @@ class BatchScores:
 
 
 def score_batch(a: Signature, others: SignatureBatch, published_a: float | None = None,
-                published_others: Sequence[float | None] | None = None,
+                published_others: Sequence[float | None] | np.ndarray | None = None,
                 stories: Sequence[int] | np.ndarray | None = None) -> BatchScores:
     """The scores of ``a`` with each of ``others``, computed together (numpy): the one place
     that holds the pair arithmetic. ``stories``: the story of each candidate as an integer
     label, for the spread weighting (SPREAD_WEIGHT); None scores every pair on its own."""
     overlap = _overlaps(a, others, stories)[0]
-    dups = np.count_nonzero(others.dup == a.dup, axis=1) / a.dup.shape[0]
+    dups = kernels.dup_agreement(a.dup, others.dup, others.rows) / a.dup.shape[0]
     sizes = others.n_shingles
     small = np.minimum(sizes, a.n_shingles)
     large = np.maximum(sizes, a.n_shingles)

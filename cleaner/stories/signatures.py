@@ -225,14 +225,27 @@ class Signature:
 @dataclass(frozen=True, eq=False)
 class SignatureBatch:
     """Several signatures side by side, for scoring one article against many candidates in a
-    few numpy calls: ``dup`` stacked (n x DUP_NUM_PERM), the terms and weights of all of them
-    concatenated, ``lens`` the number of terms of each."""
+    few compiled loops: ``dup`` stacked (n x DUP_NUM_PERM), the terms and weights of all of them
+    concatenated, ``lens`` the number of terms of each.
 
-    dup: np.ndarray  # uint32[n, DUP_NUM_PERM]
+    ``starts`` and ``rows`` let a batch point into larger arrays without copying (the
+    in-memory candidate index keeps every article's sketch and terms in such arrays):
+    signature i has the sketch ``dup[rows[i]]`` and the terms
+    ``terms[starts[i]:starts[i] + lens[i]]``. By default they are the plain layout above."""
+
+    dup: np.ndarray  # uint32[*, DUP_NUM_PERM]
     n_shingles: np.ndarray  # float64[n]
-    terms: np.ndarray  # uint32[sum(lens)]
-    term_weights: np.ndarray  # uint8[sum(lens)]
+    terms: np.ndarray  # uint32[*]
+    term_weights: np.ndarray  # uint8[*]
     lens: np.ndarray  # int64[n]
+    starts: np.ndarray = None  # type: ignore[assignment]  # int64[n], default cumsum(lens) - lens
+    rows: np.ndarray = None  # type: ignore[assignment]  # int64[n], default 0..n-1
+
+    def __post_init__(self) -> None:
+        if self.starts is None:
+            object.__setattr__(self, "starts", np.cumsum(self.lens) - self.lens)
+        if self.rows is None:
+            object.__setattr__(self, "rows", np.arange(self.lens.shape[0], dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.lens.shape[0])

@@ -46,9 +46,9 @@ CHECKPOINT_EVERY_S = 0.5
 CHECKPOINT_RESTART_PAGES = 20_000
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-# articles: the compact row candidates read (ids, story, signature); texts: the bulky part.
-# postings: one row per LSH band key with its latest articles' pks (a capped posting list),
-# clustered by key (WITHOUT ROWID) so a lookup is one seek.
+# articles: the compact row candidates read (ids, story, signature, band keys); texts: the
+# bulky part. changes: the pks of rows that removes changed or deleted, in order (AUTOINCREMENT:
+# a seq is never handed out twice), for the processes' mirrors (see mirror.py).
 _DDL = """
 CREATE TABLE IF NOT EXISTS namespaces (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS stories (
@@ -57,19 +57,17 @@ CREATE TABLE IF NOT EXISTS stories (
 CREATE INDEX IF NOT EXISTS stories_by_update ON stories (ns, updated);
 CREATE TABLE IF NOT EXISTS articles (
     pk INTEGER PRIMARY KEY, ns INTEGER NOT NULL, id TEXT NOT NULL, source TEXT, published TEXT,
-    days REAL, story TEXT NOT NULL, duplicate_of TEXT, sig BLOB NOT NULL, added REAL NOT NULL,
-    UNIQUE (ns, id));
+    days REAL, story TEXT NOT NULL, duplicate_of TEXT, sig BLOB NOT NULL, keys BLOB NOT NULL,
+    added REAL NOT NULL, UNIQUE (ns, id));
 CREATE INDEX IF NOT EXISTS articles_by_story ON articles (ns, story, duplicate_of);
 CREATE TABLE IF NOT EXISTS texts (
     pk INTEGER PRIMARY KEY, text TEXT NOT NULL, meta TEXT, matches TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS postings (
-    ns INTEGER NOT NULL, key INTEGER NOT NULL, pks BLOB NOT NULL,
-    PRIMARY KEY (ns, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, pk INTEGER NOT NULL);
 """
 
 
 #: The index's own tables (all but ``meta``), as _DDL creates them.
-_OUR_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _DDL))
+_OUR_TABLES = frozenset(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _DDL)) | {"postings"}
 
 
 class SQLiteStorage(Storage):
@@ -113,9 +111,11 @@ class SQLiteStorage(Storage):
                 c.execute("PRAGMA wal_autocheckpoint = 0")  # see CHECKPOINT_EVERY_S
             with self.write() as cur:
                 cur.execute(_META_DDL)
-                self.check_params(cur)
+                upgrade = self.check_params(cur)
                 for stmt in filter(None, (s.strip() for s in _DDL.split(";"))):
                     cur.execute(stmt)
+                if upgrade:
+                    self.upgrade_from_3(cur)
         except sqlite3.Error as exc:
             self.close()
             raise StorageError(f"cannot initialise SQLite store {self.path!r}: {exc}") from None
@@ -178,7 +178,7 @@ class SQLiteStorage(Storage):
 
     def _insert_article_row(self, cur: Any, values: Sequence[Any]) -> int:
         cur.execute("INSERT INTO articles (ns, id, source, published, days, story, duplicate_of, "
-                    "sig, added) VALUES (?,?,?,?,?,?,?,?,?)", values)
+                    "sig, keys, added) VALUES (?,?,?,?,?,?,?,?,?,?)", values)
         return int(cur.lastrowid)
 
     def close(self) -> None:

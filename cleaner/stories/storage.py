@@ -20,13 +20,17 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, StorageError
 from . import signatures as sg
+from .mirror import NamespaceMirror
 
 #: Schema version written into the store's metadata with the signature parameters.
 #: 2: article texts in their own table (``texts``), so that the rows read for candidates
 #: (``articles``: ids, story, signature) stay compact; publication days stored as numbers.
 #: 3: band keys as capped posting lists (``postings``: one row per key) instead of one row per
 #: (key, article): a lookup reads one row per band key, not one index scan per key.
-SCHEMA_VERSION = "3"
+#: 4: band keys in the article's own row (``articles.keys``), looked up in each process's
+#: memory (:mod:`.mirror`); ``changes`` logs the rows that removes change. A store of schema 3
+#: is upgraded in place when it is opened.
+SCHEMA_VERSION = "4"
 #: At most this many candidates are scored per article: those sharing the most band keys.
 #: Bounds the cost of an add when band keys are common (a big index, boilerplate that slipped
 #: through). stories-dev is too small to tell 64 from 200 (pairwise F1 within 0.013), but a
@@ -37,12 +41,16 @@ MAX_CANDIDATES = 128
 #: Each band key keeps only its this many most recent articles: a key shared by thousands (a
 #: big city's name) then costs one bounded read, and news matches recent news.
 PER_KEY_LIMIT = 50
+#: Each process keeps the band keys and signatures of this many most recent articles of each
+#: namespace it serves in memory (:mod:`.mirror`); only those are candidates. It bounds the
+#: memory (about ``mirror.BYTES_PER_ARTICLE`` each) and the time to load a namespace; news
+#: matches recent news. A storage's ``window`` attribute overrides it for that storage.
+WINDOW = 200_000
 #: A candidate must share at least this many band keys (with 32 one-row salient bands, a
 #: single shared minimum is already meaningful; MAX_CANDIDATES keeps the best-sharing ones).
 MIN_SHARED_BANDS = 1
-#: Article pks in a posting list: little-endian int64, oldest first.
-POSTING_DTYPE = np.dtype("<i8")
-POSTING_BYTES = POSTING_DTYPE.itemsize
+#: Band keys in an article row: little-endian int64s.
+KEYS_DTYPE = np.dtype("<i8")
 #: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
 MAX_SQL_PARAMS = 900
 
@@ -87,8 +95,12 @@ class Storage(ABC):
     #: The SQL type of byte strings (SQLite's ``||`` gives text, so results are cast back).
     blob_type = "BLOB"
 
+    #: See WINDOW (set before the first add or query).
+    window = WINDOW
+
     def __init__(self) -> None:
         self._ns_cache: dict[str, int] = {}
+        self._mirrors: dict[int, NamespaceMirror] = {}
 
     # -- transactions --------------------------------------------------------------------
     @abstractmethod
@@ -117,22 +129,37 @@ class Storage(ABC):
         cur.execute(self._q(sql), tuple(params))
         return cur
 
-    def check_params(self, cur: Any) -> None:
+    def check_params(self, cur: Any) -> bool:
         """Write the signature parameters into a new store, or refuse a store built with others.
         Backends call it right after creating ``meta``, before any other DDL, so an old store
-        is refused untouched."""
+        is refused untouched. True for a store of schema 3 with the same parameters: the
+        backend upgrades it (:meth:`upgrade_from_3`) after its DDL, in the same transaction."""
         rows = dict(self._exec(cur, "SELECT key, value FROM meta").fetchall())
         want = dict(sg.PARAMS, schema=SCHEMA_VERSION)
         if not rows:
             for k, v in want.items():
                 self._exec(cur, "INSERT INTO meta(key, value) VALUES (?, ?)", (k, v))
-            return
+            return False
         diff = {k: (rows.get(k), v) for k, v in want.items() if rows.get(k) != v}
+        if diff == {"schema": ("3", SCHEMA_VERSION)}:
+            return True
         if diff:
             raise StorageError(
                 "this store was built with other signature parameters or schema "
                 + ", ".join(f"{k}: stored {a!r}, code {b!r}" for k, (a, b) in sorted(diff.items()))
                 + "; rebuild it (re-add the articles to a new store)")
+        return False
+
+    def upgrade_from_3(self, cur: Any) -> None:
+        """Schema 3 -> 4: each article's band keys (computed from its stored signature) go into
+        its row, the posting lists are dropped."""
+        self._exec(cur, f"ALTER TABLE articles ADD COLUMN keys {self.blob_type}")
+        rows = self._exec(cur, "SELECT pk, sig FROM articles").fetchall()
+        cur.executemany(self._q("UPDATE articles SET keys = ? WHERE pk = ?"), [
+            (np.array(sg.band_keys(sg.Signature.from_bytes(bytes(sig))), KEYS_DTYPE).tobytes(), pk)
+            for pk, sig in rows])
+        self._exec(cur, "DROP TABLE IF EXISTS postings")
+        self._exec(cur, "UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
 
     # -- namespaces ------------------------------------------------------------------------
     def namespace_id(self, cur: Any, name: str, *, create: bool) -> int | None:
@@ -161,29 +188,46 @@ class Storage(ABC):
     def exists(self, cur: Any, ns: int, id: str) -> bool:
         return self._exec(cur, "SELECT 1 FROM articles WHERE ns = ? AND id = ?", (ns, id)).fetchone() is not None
 
-    def candidates(self, cur: Any, ns: int, keys: Sequence[int]
-                   ) -> list[tuple[int, str, str, str | None, float | None, bytes]]:
-        """Articles sharing a band key with ``keys``: (pk, id, story, duplicate_of, published
-        days, sig), at most MAX_CANDIDATES (most shared keys first, then the most recent), in
-        insertion order. Two statements whatever the index size: the keys' posting lists
-        (each at most PER_KEY_LIMIT articles, see :meth:`_insert_bands`), counted in numpy,
-        then the compact rows of the chosen articles."""
-        uniq = sorted(set(keys))
-        if not uniq:
-            return []
-        found = [bytes(r[0]) for r in self._rows_in(
-            cur, "SELECT pks FROM postings WHERE ns = ? AND key IN ({marks})", uniq, ns)]
-        if not found:
-            return []
-        pks, shared = np.unique(np.frombuffer(b"".join(found), POSTING_DTYPE), return_counts=True)
-        ok = shared >= MIN_SHARED_BANDS
-        pks, shared = pks[ok], shared[ok]
-        # Most shared keys first, then the most recent (highest pk); keep MAX_CANDIDATES.
-        best = np.lexsort((-pks, -shared))[:MAX_CANDIDATES]
-        # Chunks of ascending pks, each ordered: the rows come in insertion order. Both drivers
-        # give ints for pk and bytes for the BLOB/BYTEA.
-        return self._rows_in(cur, "SELECT pk, id, story, duplicate_of, days, sig FROM articles "
-                                  "WHERE pk IN ({marks}) ORDER BY pk", sorted(pks[best].tolist()))
+    def mirror(self, ns: int) -> NamespaceMirror:
+        """This process's candidate index of namespace ``ns`` (see :mod:`.mirror`); the caller
+        syncs it inside a transaction before using it."""
+        found = self._mirrors.get(ns)
+        if found is None:
+            found = self._mirrors[ns] = NamespaceMirror(ns, PER_KEY_LIMIT, MAX_CANDIDATES,
+                                                        MIN_SHARED_BANDS, self.window)
+        return found
+
+    _MIRROR_COLS = "pk, ns, id, story, duplicate_of, days, sig, keys"
+
+    def last_change(self, cur: Any) -> int:
+        return int(self._exec(cur, "SELECT COALESCE(MAX(seq), 0) FROM changes").fetchone()[0])
+
+    def changes_since(self, cur: Any, seq: int) -> list[tuple[int, int]]:
+        """(seq, pk) of the rows changed or deleted after change ``seq``."""
+        return [(int(a), int(b)) for a, b in self._exec(
+            cur, "SELECT seq, pk FROM changes WHERE seq > ? ORDER BY seq", (seq,)).fetchall()]
+
+    def mirror_rows_after(self, cur: Any, ns: int, pk: int) -> list[Any]:
+        """The mirror rows (see :data:`.mirror.Row`) of ``ns`` with a pk above ``pk``. ``+ns``
+        keeps the planner on the pk range (a few new rows) rather than on an index of ``ns``
+        (all the namespace's rows, then sorted)."""
+        return self._exec(cur, f"SELECT {self._MIRROR_COLS} FROM articles WHERE +ns = ? AND pk > ? "
+                               f"ORDER BY pk", (ns, pk)).fetchall()
+
+    def mirror_rows_latest(self, cur: Any, ns: int, n: int) -> list[Any]:
+        """The mirror rows of the ``n`` most recent articles of ``ns``, oldest first."""
+        rows = self._exec(cur, f"SELECT {self._MIRROR_COLS} FROM articles WHERE ns = ? "
+                               f"ORDER BY pk DESC LIMIT ?", (ns, n)).fetchall()
+        rows.reverse()
+        return rows
+
+    def mirror_rows_of(self, cur: Any, pks: Sequence[int]) -> list[Any]:
+        """The mirror rows of these pks that exist, whatever their namespace."""
+        return self._rows_in(cur, f"SELECT {self._MIRROR_COLS} FROM articles WHERE pk IN ({{marks}})",
+                             pks)
+
+    def _log_change(self, cur: Any, pk: int) -> None:
+        self._exec(cur, "INSERT INTO changes (pk) VALUES (?)", (pk,))
 
     def _rows_in(self, cur: Any, sql: str, values: Sequence[Any], *before: Any) -> list[Any]:
         """All rows of ``sql``, whose ``{marks}`` is an IN list of ``values`` (bound after the
@@ -204,7 +248,7 @@ class Storage(ABC):
     @abstractmethod
     def _insert_article_row(self, cur: Any, values: Sequence[Any]) -> int:
         """Insert into articles (ns, id, source, published, days, story, duplicate_of, sig,
-        added); return the new pk."""
+        keys, added); return the new pk."""
 
     def insert_article(self, cur: Any, ns: int, *, id: str, text: str, source: str | None,
                        published: str | None, meta: dict[str, Any] | None, story: str,
@@ -221,46 +265,23 @@ class Storage(ABC):
                                  "sequences lists)")
         except (TypeError, ValueError, RecursionError) as exc:
             raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
+        key_bytes = np.array(keys, KEYS_DTYPE).tobytes()
         pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
-                                            sig, added))
+                                            sig, key_bytes, added))
         self._exec(cur, "INSERT INTO texts (pk, text, meta, matches) VALUES (?, ?, ?, ?)",
                    (pk, text, meta_json, json.dumps(matches)))
-        if keys:
-            self._insert_bands(cur, ns, pk, keys)
         return pk
 
-    def _insert_bands(self, cur: Any, ns: int, pk: int, keys: Sequence[int]) -> None:
-        # Append pk to each key's posting list, dropping its oldest entry once the list holds
-        # PER_KEY_LIMIT: lookups only ever use a key's most recent articles, so an older entry
-        # would be dead weight in every read of that list. One upsert per key, in SQL.
-        full = PER_KEY_LIMIT * POSTING_BYTES
-        entry = np.array([pk], POSTING_DTYPE).tobytes()
-        cur.executemany(self._q(
-            "INSERT INTO postings(ns, key, pks) VALUES (?, ?, ?) ON CONFLICT (ns, key) DO UPDATE SET "
-            f"pks = CAST(CASE WHEN length(postings.pks) >= {full} THEN substr(postings.pks, {POSTING_BYTES + 1}) "
-            f"ELSE postings.pks END || excluded.pks AS {self.blob_type})"),
-            [(ns, k, entry) for k in sorted(set(keys))])
-
-    def delete_article(self, cur: Any, ns: int, pk: int, keys: Sequence[int]) -> None:
-        for k in sorted(set(keys)):
-            r = self._exec(cur, "SELECT pks FROM postings WHERE ns = ? AND key = ?", (ns, k)).fetchone()
-            if r is None:
-                continue
-            pks = np.frombuffer(bytes(r[0]), POSTING_DTYPE)
-            rest = pks[pks != pk]
-            if rest.shape[0] == pks.shape[0]:
-                continue
-            if rest.shape[0]:
-                self._exec(cur, "UPDATE postings SET pks = ? WHERE ns = ? AND key = ?",
-                           (rest.tobytes(), ns, k))
-            else:
-                self._exec(cur, "DELETE FROM postings WHERE ns = ? AND key = ?", (ns, k))
+    def delete_article(self, cur: Any, ns: int, pk: int) -> None:
+        """Delete the article's row (with its signature and band keys) and its text."""
         self._exec(cur, "DELETE FROM texts WHERE pk = ?", (pk,))
         self._exec(cur, "DELETE FROM articles WHERE pk = ?", (pk,))
+        self._log_change(cur, pk)
 
     def set_membership(self, cur: Any, pk: int, story: str, duplicate_of: str | None) -> None:
         self._exec(cur, "UPDATE articles SET story = ?, duplicate_of = ? WHERE pk = ?",
                    (story, duplicate_of, pk))
+        self._log_change(cur, pk)
 
     def members(self, cur: Any, ns: int, story: str) -> list[ArticleRow]:
         rows = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM {_ARTICLE_FROM} WHERE a.ns = ? "
