@@ -121,6 +121,69 @@ def test_spread_scores_stay_in_range_and_depend_only_on_which_candidates_share_a
     assert ((factors > 0) & (factors <= 1)).all()
 
 
+def _overlaps_by_definition(a: sg.Signature, others: list[sg.Signature], labels: list[int]) -> list[float]:
+    # The salient score as the rule states it, term by term in plain Python.
+    import math
+
+    where = {int(t): p for p, t in enumerate(a.terms.tolist())}
+    held: list[set[int]] = [set() for _ in where]
+    for o, label in zip(others, labels):
+        for t in o.terms.tolist():
+            if t in where:
+                held[where[t]].add(label)
+    factor = [1.0 / (1.0 + rule.SPREAD_WEIGHT * math.log1p(max(0, len(h) - rule.SPREAD_FREE)))
+              for h in held]
+    total_a = sum(float(w) * f for w, f in zip(a.term_weights.tolist(), factor))
+    out = []
+    for o in others:
+        enough = shared = total = 0.0
+        for t, w in zip(o.terms.tolist(), o.term_weights.tolist()):
+            if t in where:
+                p = where[t]
+                common = min(float(w), float(a.term_weights[p]))
+                enough, shared, total = enough + common, shared + common * factor[p], total + w * factor[p]
+            else:
+                total += w
+        small, large = min(total, total_a), max(total, total_a)
+        ok = enough > rule.MIN_SHARED_WEIGHT * sg.WEIGHT_SCALE and small > 0
+        out.append(shared / (small ** (1 - rule.OVERLAP_MIX) * large ** rule.OVERLAP_MIX) if ok else 0.0)
+    return out
+
+
+_WIDE_TERM_SETS = st.dictionaries(st.integers(0, 2**32 - 1) | st.integers(1, 60),
+                                  st.sampled_from([0.05, 0.2, 0.5, 1.0]), min_size=1, max_size=40)
+
+
+@settings(max_examples=80, deadline=None)
+@given(a=_WIDE_TERM_SETS, others=st.lists(_WIDE_TERM_SETS, min_size=1, max_size=10), data=st.data())
+def test_compiled_overlaps_equal_the_definition_in_any_layout(a, others, data) -> None:  # type: ignore[no-untyped-def]
+    # The kernel looks a's terms up in a hash table and reads the others where they lie
+    # (the in-memory index hands it rows of larger arrays): neither may change a score.
+    sa, sigs = _terms_sig(a), [_terms_sig(o) for o in others]
+    labels = data.draw(st.lists(st.integers(0, 3), min_size=len(others), max_size=len(others)))
+    want = _overlaps_by_definition(sa, sigs, labels)
+    plain = sg.SignatureBatch.from_signatures(sigs)
+    assert rule._overlaps(sa, plain, labels)[0].tolist() == pytest.approx(want, rel=1e-12, abs=1e-15)
+    # The same signatures scattered in bigger arrays, in another order, with gaps between.
+    order = data.draw(st.permutations(range(len(sigs))))
+    terms, weights, starts, dup = [np.zeros(3, np.uint32)], [np.zeros(3, np.uint8)], {}, {}
+    at = 3
+    for i in order:
+        starts[i] = at
+        terms += [sigs[i].terms, np.zeros(2, np.uint32)]
+        weights += [sigs[i].term_weights, np.zeros(2, np.uint8)]
+        at += sigs[i].terms.shape[0] + 2
+    rows = {i: r for r, i in enumerate(order)}
+    arena = sg.SignatureBatch(np.stack([sigs[i].dup for i in order]), plain.n_shingles,
+                              np.concatenate(terms), np.concatenate(weights), plain.lens,
+                              np.array([starts[i] for i in range(len(sigs))], np.int64),
+                              np.array([rows[i] for i in range(len(sigs))], np.int64))
+    assert rule._overlaps(sa, arena, labels)[0].tolist() == rule._overlaps(sa, plain, labels)[0].tolist()
+    got, base = rule.score_batch(sa, arena, stories=labels), rule.score_batch(sa, plain, stories=labels)
+    for field in ("dup", "containment", "story"):
+        assert np.array_equal(getattr(got, field), getattr(base, field))
+
+
 def test_replay_gives_the_index_decisions(seed_texts: dict[str, str]) -> None:
     rng = random.Random(6)
     events = [synthetic.make_event(rng) for _ in range(3)]
