@@ -38,6 +38,9 @@ DEFAULT_STORIES_PAGE = 20
 
 DEFAULT_DB = "cleaner.db"
 
+#: Default of STORY_WINDOW (``$CLEANER_STORY_WINDOW``): the story index's own default.
+STORY_WINDOW = 200_000
+
 # Environment variables read by ``from_env`` and the config key each one sets.
 ENV_VARS: dict[str, str] = {
     "CLEANER_DB": "CLEANER_DB",
@@ -47,7 +50,10 @@ ENV_VARS: dict[str, str] = {
     "CLEANER_MAX_BATCH": "MAX_BATCH_ARTICLES",
     "CLEANER_METRICS_TOKEN": "METRICS_TOKEN",
     "CLEANER_DB_SCHEMA": "DB_SCHEMA",
+    "CLEANER_STORY_WINDOW": "STORY_WINDOW",
 }
+#: Config keys whose environment value is an integer.
+_INT_KEYS = frozenset({"MAX_BATCH_ARTICLES", "STORY_WINDOW"})
 
 
 def default_db() -> str:
@@ -84,11 +90,14 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "AUDIT_LOG": "-",  # "-": stderr; a path: append JSON lines there; "": no handler
         "METRICS_TOKEN": None,  # None: /metrics answers loopback callers only
         "DB_SCHEMA": "public",  # PostgreSQL only: the schema holding the index and key tables
+        # Most recent articles per tenant that each worker keeps in memory as candidates
+        # (cleaner.stories.storage.WINDOW; about 2.5 KB each).
+        "STORY_WINDOW": STORY_WINDOW,
     }
     for env, key in ENV_VARS.items():
         value = os.environ.get(env)
         if value:
-            cfg[key] = int(value) if key == "MAX_BATCH_ARTICLES" else value
+            cfg[key] = int(value) if key in _INT_KEYS else value
     if overrides:
         cfg.update(overrides)
     if not cfg.get("RATELIMIT_STORAGE_URI"):

@@ -28,9 +28,10 @@ _EXT = "cleaner.story_index"
 class TenantIndexes:
     """Per-process cache of the storage handle and of each tenant's ``StoryIndex``."""
 
-    def __init__(self, db: str, schema: str = "public") -> None:
+    def __init__(self, db: str, schema: str = "public", window: int | None = None) -> None:
         self.db = db
         self.schema = schema
+        self.window = window
         self._lock_path = None if is_dsn(db) or db == ":memory:" else db + ".writelock"
         self._lock_fd: int | None = None
         self._lock_pid: int | None = None
@@ -47,6 +48,8 @@ class TenantIndexes:
             if self._storage is None or self._pid != os.getpid():
                 # A handle inherited over fork belongs to the parent: open our own.
                 self._storage = open_storage(self.db, schema=self.schema) if is_dsn(self.db) else open_storage(self.db)
+                if self.window is not None:
+                    self._storage.window = self.window
                 self._pid = os.getpid()
                 self._indexes = {}
             return self._storage
@@ -102,7 +105,8 @@ class TenantIndexes:
 
 
 def init_app(app: Flask) -> TenantIndexes:
-    indexes = TenantIndexes(str(app.config["CLEANER_DB"]), app.config["DB_SCHEMA"])
+    indexes = TenantIndexes(str(app.config["CLEANER_DB"]), app.config["DB_SCHEMA"],
+                            app.config["STORY_WINDOW"])
     app.extensions[_EXT] = indexes
     return indexes
 

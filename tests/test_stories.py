@@ -329,3 +329,76 @@ def test_copies_in_scripts_written_without_spaces_are_duplicates() -> None:
             assert idx.add(f"{name}2", text).duplicate_of == f"{name}1"
             assert idx.add(f"{name}3", text[:-8]).duplicate_of == f"{name}1"  # tail cut
         assert idx.get_story(idx.get("ja1").story_id).members == ("ja1", "ja2", "ja3")  # type: ignore[union-attr]
+
+
+def _feed_items(n: int, seed: int) -> list[dict[str, object]]:
+    feed = synthetic.NewsFeed(seed)
+    return [{"id": it.id, "text": it.text, "source": it.source, "published": it.published}
+            for it in feed.take(n)]
+
+
+def _shape(verdicts) -> list[tuple[object, ...]]:  # type: ignore[no-untyped-def]
+    # Story ids are random: compare which earlier article each one's story began with.
+    first: dict[str, str] = {}
+    out = []
+    for v in verdicts:
+        first.setdefault(v.story_id, v.id)
+        out.append((v.id, first[v.story_id], v.duplicate_of,
+                    tuple((m.id, m.kind, round(m.similarity, 12)) for m in v.matches)))
+    return out
+
+
+def test_add_many_gives_the_verdicts_of_consecutive_adds(tmp_path: Path) -> None:
+    items = _feed_items(300, 5)
+    with StoryIndex(":memory:") as one:
+        singly = [one.add(**it) for it in items]  # type: ignore[arg-type]
+    with StoryIndex(str(tmp_path / "many.db")) as many:
+        batched = many.add_many(items[:7]) + many.add_many(items[7:150]) + many.add_many(items[150:])
+        assert many.count() == 300 and many.add_many([]) == []
+    assert any(v.duplicate_of for v in singly) and any(len(v.matches) for v in singly)
+    assert _shape(batched) == _shape(singly)
+    # The same holds for another process opening the file afterwards.
+    with StoryIndex(str(tmp_path / "many.db")) as again:
+        probe = items[10]
+        assert again.query(str(probe["text"])).story_id == batched[10].story_id
+
+
+def test_add_many_is_all_or_nothing(tmp_path: Path, seed_texts: dict[str, str]) -> None:
+    texts = list(seed_texts.values())
+    with StoryIndex(str(tmp_path / "idx.db")) as idx:
+        idx.add("old", texts[0])
+        bad_batches = [
+            ([{"id": "a", "text": texts[1]}, {"id": "b", "text": texts[2]}, {"id": "c", "text": " "}],
+             InvalidArgumentError, "article 2"),
+            ([{"id": "a", "text": texts[1]}, {"id": "a", "text": texts[2]}], ArticleExistsError, "twice"),
+            ([{"id": "a", "text": texts[1]}, {"id": "old", "text": texts[2]}], ArticleExistsError, "'old'"),
+            ([{"id": "a", "text": texts[1], "colour": "red"}], InvalidArgumentError, "article 0"),
+            ([{"id": "a", "text": texts[1], "meta": {1: "x"}}], InvalidArgumentError, "meta"),
+            (["not a dict"], InvalidArgumentError, "article 0 must be a dict"),
+            ({"id": "a", "text": texts[1]}, InvalidArgumentError, "list of dicts"),
+        ]
+        for batch, error, message in bad_batches:
+            with pytest.raises(error, match=message):
+                idx.add_many(batch)  # type: ignore[arg-type]
+            assert idx.count() == 1
+        # A failure while writing (the third row) rolls the first two back, and the next adds
+        # do not see them as candidates.
+        real = idx.storage._insert_article_row
+        calls = []
+
+        def flaky(*args: object) -> int:
+            calls.append(1)
+            if len(calls) == 3:
+                raise sqlite3.OperationalError("disk I/O error")
+            return real(*args)
+
+        idx.storage._insert_article_row = flaky  # type: ignore[method-assign]
+        copy = texts[1] + "\n\nCopyright Example Wire."
+        with pytest.raises(StorageError, match="disk I/O error"):
+            idx.add_many([{"id": "a", "text": texts[1]}, {"id": "b", "text": texts[2]},
+                          {"id": "c", "text": copy}])
+        idx.storage._insert_article_row = real  # type: ignore[method-assign]
+        assert idx.count() == 1 and idx.get("a") is None
+        v = idx.add("a-copy", copy)
+        assert v.duplicate_of is None and all(m.id == "old" for m in v.matches)
+        assert [w.duplicate_of for w in idx.add_many([{"id": "a", "text": texts[1]}])] == ["a-copy"]

@@ -13,7 +13,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,8 @@ from ..errors import ArticleExistsError, InvalidArgumentError, NotFoundError, St
 from ..models import Match, Story, Verdict
 from . import rule
 from .signatures import Signature, band_keys, signature
-from .storage import KEYS_DTYPE, Storage, open_storage
+from .mirror import NamespaceMirror
+from .storage import KEYS_DTYPE, Storage, encode_meta, open_storage
 
 #: Namespace used when none is given.
 DEFAULT_NAMESPACE = "default"
@@ -53,6 +54,33 @@ class IndexedArticle:
         return {"id": self.id, "text": self.text, "source": self.source,
                 "published": self.published, "meta": self.meta, "story_id": self.story_id,
                 "duplicate_of": self.duplicate_of, "matches": [m.to_dict() for m in self.matches]}
+
+
+_ARTICLE_FIELDS = frozenset({"id", "text", "source", "published", "meta"})
+
+
+@dataclass(frozen=True, slots=True)
+class _NewArticle:
+    """An article to add, checked."""
+
+    id: str
+    text: str
+    source: str | None
+    published: str | None
+    meta: dict[str, Any] | None
+    days: float | None
+
+
+def _new_article(id: object, text: object, source: object, published: object,
+                 meta: object) -> _NewArticle:
+    _check_id(id)
+    _check_text(text)
+    _check_source(source)
+    if meta is not None and not isinstance(meta, dict):
+        raise InvalidArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
+    encode_meta(meta)  # refused here, before any write, if it would not read back the same
+    days = rule.parse_published(published)  # type: ignore[arg-type]
+    return _NewArticle(id, text, source, published, meta, days)  # type: ignore[arg-type]
 
 
 def new_story_id() -> str:
@@ -145,6 +173,10 @@ class StoryIndex:
             return rule.Decision(None, None, 0.0), []
         mirror = self.storage.mirror(ns)
         mirror.sync(self.storage, cur)
+        return self._decide(cur, ns, mirror, sig, keys, days)
+
+    def _decide(self, cur: Any, ns: int, mirror: NamespaceMirror, sig: Signature, keys: list[int],
+                days: float | None) -> tuple[rule.Decision, list[tuple[str, str, float]]]:
         cands = mirror.candidates(keys)
         scores: dict[str, rule.PairScore] = {}
         story_of: dict[str, str] = {}
@@ -168,37 +200,84 @@ class StoryIndex:
 
         Raises ArticleExistsError if ``id`` is already in this namespace.
         """
-        _check_id(id)
-        _check_text(text)
-        _check_source(source)
-        if meta is not None and not isinstance(meta, dict):
-            raise InvalidArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
-        days = rule.parse_published(published)
-        sig = signature(text, source)
-        keys = band_keys(sig)
-        sig_bytes = sig.to_bytes()
+        return self._add_all([_new_article(id, text, source, published, meta)])[0]
+
+    def add_many(self, articles: Iterable[Mapping[str, Any]]) -> list[Verdict]:
+        """Index several articles in ONE write transaction, in order (each sees those before
+        it, as with consecutive :meth:`add` calls, which give the same verdicts), and return
+        their verdicts. Each article is a dict with ``id`` and ``text``, and optionally
+        ``source``, ``published`` and ``meta``, as :meth:`add` takes them.
+
+        All or nothing: every article is checked before anything is written (an invalid one
+        raises InvalidArgumentError naming its position; an id already in the index or given
+        twice raises ArticleExistsError), and a failure while writing rolls all of them back.
+        For bulk loads: one transaction per batch instead of per article saves the commit
+        and the other per-transaction work (see the README's speed section).
+        """
+        if isinstance(articles, (str, bytes, Mapping)) or not isinstance(articles, Iterable):
+            raise InvalidArgumentError("articles must be a list of dicts with 'id' and 'text'")
+        items = []
+        for n, art in enumerate(articles):
+            if not isinstance(art, Mapping):
+                raise InvalidArgumentError(f"article {n} must be a dict with 'id' and 'text', "
+                                           f"got {type(art).__name__}")
+            unknown = sorted(set(art) - _ARTICLE_FIELDS)
+            if unknown or "id" not in art or "text" not in art:
+                raise InvalidArgumentError(
+                    f"article {n} must have 'id' and 'text' and may have "
+                    f"'source', 'published', 'meta'; got {sorted(map(str, art))}")
+            try:
+                items.append(_new_article(art["id"], art["text"], art.get("source"),
+                                          art.get("published"), art.get("meta")))
+            except InvalidArgumentError as exc:
+                raise InvalidArgumentError(f"article {n}: {exc}") from None
+        seen: set[str] = set()
+        for it in items:
+            if it.id in seen:
+                raise ArticleExistsError(f"article {it.id!r} is given twice")
+            seen.add(it.id)
+        return self._add_all(items) if items else []
+
+    def _add_all(self, items: list["_NewArticle"]) -> list[Verdict]:
+        sigs = [signature(it.text, it.source) for it in items]
         now = time.time()
-        with _storage_errors(), self.storage.write() as cur:
-            ns = self.storage.namespace_id(cur, self.namespace, create=True)
-            assert ns is not None
-            if self.storage.exists(cur, ns, id):
-                raise ArticleExistsError(f"article {id!r} is already in the index; use get() to "
-                                         f"read it or remove() it first")
-            decision, matches = self._verdict_parts(cur, ns, sig, keys, days)
-            if decision.story is None:
-                story = new_story_id()
-                self.storage.create_story(cur, ns, story, now)
-            else:
-                story = str(decision.story)
-                self.storage.touch_story(cur, ns, story, now)
-            pk = self.storage.insert_article(
-                cur, ns, id=id, text=text, source=source, published=published, meta=meta,
-                story=story, duplicate_of=decision.duplicate_of,
-                matches=[list(m) for m in matches], sig=sig_bytes, added=now, keys=keys, days=days)
-        self.storage.mirror(ns).added((pk, ns, id, story, decision.duplicate_of, days, sig_bytes,
-                                       np.array(keys, KEYS_DTYPE).tobytes()))
-        return Verdict(id=id, story_id=story, duplicate_of=decision.duplicate_of,
-                       matches=tuple(Match(i, k, s) for i, k, s in matches))  # type: ignore[arg-type]
+        verdicts = []
+        mirror = None
+        try:
+            with _storage_errors(), self.storage.write() as cur:
+                ns = self.storage.namespace_id(cur, self.namespace, create=True)
+                assert ns is not None
+                there = (self.storage.existing_ids(cur, ns, [it.id for it in items]) if len(items) > 1
+                         else [it.id for it in items if self.storage.exists(cur, ns, it.id)])
+                if there:
+                    raise ArticleExistsError(f"article {there[0]!r} is already in the index; use "
+                                             f"get() to read it or remove() it first")
+                mirror = self.storage.mirror(ns)
+                mirror.sync(self.storage, cur)
+                for it, sig in zip(items, sigs):
+                    keys = band_keys(sig)
+                    decision, matches = self._decide(cur, ns, mirror, sig, keys, it.days)
+                    if decision.story is None:
+                        story = new_story_id()
+                        self.storage.create_story(cur, ns, story, now)
+                    else:
+                        story = str(decision.story)
+                        self.storage.touch_story(cur, ns, story, now)
+                    sig_bytes = sig.to_bytes()
+                    pk = self.storage.insert_article(
+                        cur, ns, id=it.id, text=it.text, source=it.source, published=it.published,
+                        meta=it.meta, story=story, duplicate_of=decision.duplicate_of,
+                        matches=[list(m) for m in matches], sig=sig_bytes, added=now, keys=keys,
+                        days=it.days)
+                    mirror.added((pk, ns, it.id, story, decision.duplicate_of, it.days, sig_bytes,
+                                  np.array(keys, KEYS_DTYPE).tobytes()))
+                    verdicts.append(Verdict(id=it.id, story_id=story, duplicate_of=decision.duplicate_of,
+                                            matches=tuple(Match(i, k, s) for i, k, s in matches)))  # type: ignore[arg-type]
+        except BaseException:
+            if mirror is not None:  # it may hold rows that were not committed
+                mirror.invalidate()
+            raise
+        return verdicts
 
     def query(self, text: str, *, published: str | None = None, source: str | None = None) -> Verdict:
         """The verdict ``text`` would get, without inserting it (``id`` is "", and

@@ -154,11 +154,20 @@ class NamespaceMirror:
                 self._replace(row[0], row)
 
     def added(self, row: Row) -> None:
-        """Our own add, once committed. The transaction had caught up with every earlier row
-        under the write lock, so nothing of this namespace lies between those and this pk."""
+        """Our own add, inside its write transaction (so that the next article of a batch sees
+        it): the transaction caught up with every earlier row under the write lock, so nothing
+        of this namespace lies between those and this pk. If the transaction does not commit,
+        the caller must :meth:`invalidate` the mirror."""
         with self._lock:
             if self._loaded and row[0] not in self._slot_of:
                 self._append(row)
+
+    def invalidate(self) -> None:
+        """Forget everything (after a rolled-back write that had added rows): the next sync
+        builds the mirror again from the store."""
+        with self._lock:
+            self.__init__(self.ns, self.per_key_limit, self.max_candidates,  # type: ignore[misc]
+                          self.min_shared, self.window)
 
     def _replace(self, pk: int, row: Row | None) -> None:
         slot = self._slot_of.get(pk)

@@ -188,6 +188,11 @@ class Storage(ABC):
     def exists(self, cur: Any, ns: int, id: str) -> bool:
         return self._exec(cur, "SELECT 1 FROM articles WHERE ns = ? AND id = ?", (ns, id)).fetchone() is not None
 
+    def existing_ids(self, cur: Any, ns: int, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` already in namespace ``ns``."""
+        return [r[0] for r in self._rows_in(cur, "SELECT id FROM articles WHERE ns = ? AND id IN ({marks})",
+                                            ids, ns)]
+
     def mirror(self, ns: int) -> NamespaceMirror:
         """This process's candidate index of namespace ``ns`` (see :mod:`.mirror`); the caller
         syncs it inside a transaction before using it."""
@@ -256,15 +261,7 @@ class Storage(ABC):
                        added: float, keys: Sequence[int], days: float | None = None) -> int:
         """Store an article: its row, its text and its band keys. ``days`` is ``published``
         as :func:`.rule.parse_published` reads it (kept so candidates need no parsing)."""
-        try:
-            # ASCII escapes: any str survives the round trip, a lone surrogate included.
-            meta_json = json.dumps(meta, allow_nan=False) if meta is not None else None
-            # What JSON cannot say (non-string keys, tuples) would come back changed: refuse it.
-            if meta_json is not None and json.loads(meta_json) != meta:
-                raise ValueError("it would not read back the same (keys must be strings, "
-                                 "sequences lists)")
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
+        meta_json = encode_meta(meta)
         key_bytes = np.array(keys, KEYS_DTYPE).tobytes()
         pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
                                             sig, key_bytes, added))
@@ -317,6 +314,20 @@ class Storage(ABC):
                                "ORDER BY updated DESC, id LIMIT ? OFFSET ?",
                           (ns, limit, offset)).fetchall()
         return [(r[0], float(r[1]), float(r[2])) for r in rows]
+
+
+def encode_meta(meta: dict[str, Any] | None) -> str | None:
+    """``meta`` as stored (JSON), or InvalidArgumentError if it would not read back the same."""
+    try:
+        # ASCII escapes: any str survives the round trip, a lone surrogate included.
+        meta_json = json.dumps(meta, allow_nan=False) if meta is not None else None
+        # What JSON cannot say (non-string keys, tuples) would come back changed: refuse it.
+        if meta_json is not None and json.loads(meta_json) != meta:
+            raise ValueError("it would not read back the same (keys must be strings, "
+                             "sequences lists)")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(f"meta must be a JSON-serialisable dict: {exc}") from None
+    return meta_json
 
 
 def open_storage(target: "str | os.PathLike[str]", **options: Any) -> Storage:
