@@ -106,7 +106,8 @@ class NamespaceMirror:
         self._slots = np.zeros(0, np.int32)
         self._delta: dict[int, list[int]] = {}
         self._dead_recent: set[int] = set()  # removed slots that the dict may still list
-        self._pending: list[tuple[np.ndarray, int]] = []
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, their slots)
+        self._pending_articles = 0
 
     def _reset_rows(self, cap: int, term_cap: int) -> None:
         # Per slot. Slots are handed out in arrival order (pk order) and never reused until a
@@ -138,8 +139,9 @@ class NamespaceMirror:
         with self._lock:
             if not self._loaded:
                 self._last_seq = storage.last_change(cur)
-                for row in storage.mirror_rows_latest(cur, self.ns, self.window):
-                    self._append(row, index_now=False)
+                for rows in storage.mirror_rows_from(cur, self.ns,
+                                                     storage.mirror_floor(cur, self.ns, self.window)):
+                    self._load(rows)
                 self._merge()
                 self._loaded = True
                 return
@@ -247,20 +249,58 @@ class NamespaceMirror:
         if len(self._slot_of) > self.window:
             self._evict_oldest()
         ks = np.frombuffer(bytes(keys), KEY_DTYPE)
-        self._pending.append((ks, slot))
+        self._pending.append((ks, np.full(ks.shape[0], slot, np.int32)))
+        self._pending_articles += 1
         if index_now:
             for key in ks.tolist():
                 self._delta.setdefault(key, []).append(slot)
-            if len(self._pending) >= MERGE_EVERY:
+            if self._pending_articles >= MERGE_EVERY:
                 self._merge()
+
+    def _load(self, rows: list[Row]) -> None:
+        """Append many rows at once (building the mirror): their signatures unpacked together,
+        their band keys sorted in at the end."""
+        n = len(rows)
+        sigs = [bytes(r[6]) for r in rows]
+        batch = SignatureBatch.from_bytes(sigs)
+        first = self._n
+        if first + n > self._pk.shape[0]:
+            self._grow(max(2 * self._pk.shape[0], first + n))
+        k = batch.terms.shape[0]
+        if self._tused + k > self._terms.shape[0]:
+            cap = max(2 * self._terms.shape[0], self._tused + k)
+            self._terms = np.resize(self._terms, cap)
+            self._weights = np.resize(self._weights, cap)
+        self._terms[self._tused:self._tused + k] = batch.terms
+        self._weights[self._tused:self._tused + k] = batch.term_weights
+        end = first + n
+        self._tstart[first:end] = self._tused + batch.starts
+        self._tlen[first:end] = batch.lens
+        self._tused += k
+        self._dupsk[first:end] = batch.dup
+        self._nsh[first:end] = batch.n_shingles
+        pks = [int(r[0]) for r in rows]
+        self._pk[first:end] = pks
+        self._alive[first:end] = True
+        self._sighash[first:end] = [xxhash.xxh64_intdigest(b) for b in sigs]
+        self._label[first:end] = [self._labelled(r[3]) for r in rows]
+        self._days[first:end] = [np.nan if r[5] is None else r[5] for r in rows]
+        self._ids.extend(r[2] for r in rows)
+        self._dupof.extend(r[4] for r in rows)
+        self._slot_of.update(zip(pks, range(first, end)))
+        self._n = end
+        self._last_pk = max(self._last_pk, max(pks))
+        keys = [np.frombuffer(bytes(r[7]), KEY_DTYPE) for r in rows]
+        self._pending.append((np.concatenate(keys), np.repeat(np.arange(first, end, dtype=np.int32),
+                                                              [x.shape[0] for x in keys])))
+        self._pending_articles += n
 
     def _merge(self) -> None:
         """Move the pending band keys into the sorted arrays; drop removed articles' entries
         and renumber the slots once removed ones are the majority."""
         if self._pending:
             keys = np.concatenate([k for k, _s in self._pending])
-            slots = np.repeat(np.array([s for _k, s in self._pending], np.int32),
-                              [k.shape[0] for k, _s in self._pending])
+            slots = np.concatenate([s for _k, s in self._pending])
             order = np.lexsort((slots, keys))
             keys, slots = keys[order], slots[order]
             # Every pending slot is newer than every merged one, so inserting each after the
@@ -269,6 +309,7 @@ class NamespaceMirror:
             self._keys = np.insert(self._keys, at, keys)
             self._slots = np.insert(self._slots, at, slots)
             self._pending.clear()
+            self._pending_articles = 0
             self._delta.clear()
             self._dead_recent.clear()
         if self._dead and self._dead >= len(self._slot_of):

@@ -219,12 +219,22 @@ class Storage(ABC):
         return self._exec(cur, f"SELECT {self._MIRROR_COLS} FROM articles WHERE +ns = ? AND pk > ? "
                                f"ORDER BY pk", (ns, pk)).fetchall()
 
-    def mirror_rows_latest(self, cur: Any, ns: int, n: int) -> list[Any]:
-        """The mirror rows of the ``n`` most recent articles of ``ns``, oldest first."""
-        rows = self._exec(cur, f"SELECT {self._MIRROR_COLS} FROM articles WHERE ns = ? "
-                               f"ORDER BY pk DESC LIMIT ?", (ns, n)).fetchall()
-        rows.reverse()
-        return rows
+    def mirror_floor(self, cur: Any, ns: int, n: int) -> int:
+        """The smallest pk among the ``n`` most recent articles of ``ns`` (0 if it has fewer)."""
+        r = self._exec(cur, "SELECT pk FROM articles WHERE ns = ? ORDER BY pk DESC LIMIT 1 OFFSET ?",
+                       (ns, n - 1)).fetchone()
+        return 0 if r is None else int(r[0])
+
+    def mirror_rows_from(self, cur: Any, ns: int, pk: int, chunk: int = 4096) -> Iterator[list[Any]]:
+        """The mirror rows of ``ns`` from ``pk`` on, in pk order, ``chunk`` at a time (a
+        pk range scan: nothing sorted, and only a chunk of rows held at once)."""
+        self._exec(cur, f"SELECT {self._MIRROR_COLS} FROM articles WHERE +ns = ? AND pk >= ? "
+                        f"ORDER BY pk", (ns, pk))
+        while True:
+            rows = cur.fetchmany(chunk)
+            if not rows:
+                return
+            yield rows
 
     def mirror_rows_of(self, cur: Any, pks: Sequence[int]) -> list[Any]:
         """The mirror rows of these pks that exist, whatever their namespace."""
