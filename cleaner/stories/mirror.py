@@ -218,22 +218,28 @@ class NamespaceMirror:
         dup[:self._dupsk.shape[0]] = self._dupsk
         self._dupsk = dup
 
+    def _put(self, slots: int, terms: np.ndarray, weights: np.ndarray) -> int:
+        """Make room for ``slots`` more slots, append terms and weights to the arena; returns
+        where they start."""
+        if self._n + slots > self._pk.shape[0]:
+            self._grow(max(2 * self._pk.shape[0], self._n + slots))
+        k, at = terms.shape[0], self._tused
+        if at + k > self._terms.shape[0]:
+            cap = max(2 * self._terms.shape[0], at + k)
+            self._terms = np.resize(self._terms, cap)
+            self._weights = np.resize(self._weights, cap)
+        self._terms[at:at + k] = terms
+        self._weights[at:at + k] = weights
+        self._tused = at + k
+        return at
+
     def _append(self, row: Row, *, index_now: bool = True) -> None:
         pk, _ns, id_, story, dupof, days, sig_bytes, keys = row
         sig_bytes = bytes(sig_bytes)
         sig = Signature.from_bytes(sig_bytes)
         slot = self._n
-        if slot == self._pk.shape[0]:
-            self._grow(2 * slot)
-        k = sig.terms.shape[0]
-        if self._tused + k > self._terms.shape[0]:
-            cap = max(2 * self._terms.shape[0], self._tused + k)
-            self._terms = np.resize(self._terms, cap)
-            self._weights = np.resize(self._weights, cap)
-        self._terms[self._tused:self._tused + k] = sig.terms
-        self._weights[self._tused:self._tused + k] = sig.term_weights
-        self._tstart[slot], self._tlen[slot] = self._tused, k
-        self._tused += k
+        self._tstart[slot] = self._put(1, sig.terms, sig.term_weights)
+        self._tlen[slot] = sig.terms.shape[0]
         self._dupsk[slot] = sig.dup
         self._nsh[slot] = sig.n_shingles
         self._pk[slot] = pk
@@ -263,20 +269,9 @@ class NamespaceMirror:
         n = len(rows)
         sigs = [bytes(r[6]) for r in rows]
         batch = SignatureBatch.from_bytes(sigs)
-        first = self._n
-        if first + n > self._pk.shape[0]:
-            self._grow(max(2 * self._pk.shape[0], first + n))
-        k = batch.terms.shape[0]
-        if self._tused + k > self._terms.shape[0]:
-            cap = max(2 * self._terms.shape[0], self._tused + k)
-            self._terms = np.resize(self._terms, cap)
-            self._weights = np.resize(self._weights, cap)
-        self._terms[self._tused:self._tused + k] = batch.terms
-        self._weights[self._tused:self._tused + k] = batch.term_weights
-        end = first + n
-        self._tstart[first:end] = self._tused + batch.starts
+        first, end = self._n, self._n + n
+        self._tstart[first:end] = self._put(n, batch.terms, batch.term_weights) + batch.starts
         self._tlen[first:end] = batch.lens
-        self._tused += k
         self._dupsk[first:end] = batch.dup
         self._nsh[first:end] = batch.n_shingles
         pks = [int(r[0]) for r in rows]
