@@ -3,7 +3,8 @@
 :class:`StoryIndex` reaches its data only through :class:`Storage`: a write transaction
 (serialised per store, so two writers never both create a story for one event), a read
 transaction, and a handful of domain operations on the cursor they yield. The SQL is common;
-:mod:`.sqlite` and :mod:`.postgres` supply connections, transactions and DDL.
+:mod:`.sqlite` and :mod:`.postgres` supply connections, transactions and DDL. Candidates are
+looked up in each process's :mod:`.mirror` of a namespace, which these operations feed.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ SCHEMA_VERSION = "4"
 #: story falls from 0.963 (200) to 0.946 (128) and 0.881 (64), while an add at 40,000
 #: articles costs 2.9, 2.5 and 2.2 ms.
 MAX_CANDIDATES = 128
-#: Each band key keeps only its this many most recent articles: a key shared by thousands (a
-#: big city's name) then costs one bounded read, and news matches recent news.
+#: A lookup takes only each band key's this many most recent live articles: a key shared by
+#: thousands (a big city's name) then costs a bounded walk, and news matches recent news.
 PER_KEY_LIMIT = 50
 #: Each process keeps the band keys and signatures of this many most recent articles of each
 #: namespace it serves in memory (:mod:`.mirror`); only those are candidates. It bounds the
