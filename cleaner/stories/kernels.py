@@ -434,11 +434,28 @@ def posting_tails(keys: np.ndarray, slots: np.ndarray, alive: np.ndarray, query:
     """For each key of ``query``, the last ``need[i]`` live slots filed under it in the sorted
     posting arrays (``keys`` ascending, then ``slots`` ascending within a key): a key's most
     recent articles, newest first, skipping removed ones."""
+    nq = query.shape[0]
+    # The end of each key's run (first position holding a larger key), by binary searches
+    # run side by side, one step of each in turn: the loads of one round do not depend on
+    # each other, so the CPU overlaps their cache misses (the arrays hold millions of keys).
+    lo = np.zeros(nq, np.int64)
+    hi = np.full(nq, keys.shape[0], np.int64)
+    active = True
+    while active:
+        active = False
+        for i in range(nq):
+            if lo[i] < hi[i]:
+                mid = (lo[i] + hi[i]) >> 1
+                if keys[mid] <= query[i]:
+                    lo[i] = mid + 1
+                else:
+                    hi[i] = mid
+                active = True
     out = np.empty(int(need.sum()), np.int32)
     n = 0
-    for i in range(query.shape[0]):
+    for i in range(nq):
         q = query[i]
-        j = np.searchsorted(keys, q, side="right") - 1
+        j = lo[i] - 1
         taken = 0
         while j >= 0 and keys[j] == q and taken < need[i]:
             s = slots[j]
@@ -449,3 +466,34 @@ def posting_tails(keys: np.ndarray, slots: np.ndarray, alive: np.ndarray, query:
             j -= 1
     return out[:n]
 
+
+@_jit
+def merge_postings(keys: np.ndarray, slots: np.ndarray, new_keys: np.ndarray,
+                   new_slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Both sorted posting arrays in one, sorted by key; for equal keys the first arrays'
+    entries (older articles) come first. One linear pass."""
+    n, m = keys.shape[0], new_keys.shape[0]
+    out_k = np.empty(n + m, keys.dtype)
+    out_s = np.empty(n + m, slots.dtype)
+    i = j = o = 0
+    while i < n and j < m:
+        if new_keys[j] < keys[i]:
+            out_k[o] = new_keys[j]
+            out_s[o] = new_slots[j]
+            j += 1
+        else:
+            out_k[o] = keys[i]
+            out_s[o] = slots[i]
+            i += 1
+        o += 1
+    while i < n:
+        out_k[o] = keys[i]
+        out_s[o] = slots[i]
+        i += 1
+        o += 1
+    while j < m:
+        out_k[o] = new_keys[j]
+        out_s[o] = new_slots[j]
+        j += 1
+        o += 1
+    return out_k, out_s

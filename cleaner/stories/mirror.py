@@ -298,11 +298,10 @@ class NamespaceMirror:
             slots = np.concatenate([s for _k, s in self._pending])
             order = np.lexsort((slots, keys))
             keys, slots = keys[order], slots[order]
-            # Every pending slot is newer than every merged one, so inserting each after the
+            # Every pending slot is newer than every merged one, so putting them after the
             # equal keys keeps the arrays ordered by (key, slot).
-            at = np.searchsorted(self._keys, keys, side="right")
-            self._keys = np.insert(self._keys, at, keys)
-            self._slots = np.insert(self._slots, at, slots)
+            self._keys, self._slots = kernels.merge_postings(self._keys, self._slots,
+                                                             keys, slots.astype(np.int32))
             self._pending.clear()
             self._pending_articles = 0
             self._delta.clear()
