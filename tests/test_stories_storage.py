@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 
 from cleaner.errors import InvalidArgumentError
 from cleaner.stories import StoryIndex, open_storage, synthetic
@@ -391,3 +393,32 @@ def test_an_add_that_rolls_back_leaves_no_trace_for_later_adds(
         assert idx.get("lost") is None
     if backend == "sqlite":
         st.close()
+
+
+@settings(max_examples=80, deadline=None)
+@given(old=hst.lists(hst.integers(-5, 5), max_size=40), new=hst.lists(hst.integers(-5, 5), max_size=20),
+       dead=hst.sets(hst.integers(0, 59)), query=hst.lists(hst.integers(-6, 6), max_size=8),
+       limit=hst.integers(1, 4))
+def test_posting_kernels_equal_their_definition(old, new, dead, query, limit) -> None:  # type: ignore[no-untyped-def]
+    # merge_postings: the old entries (slots 0..) and the new ones (later slots), sorted by
+    # key, the older first within a key. posting_tails: per query key, its newest `limit`
+    # live slots.
+    import numpy as np
+
+    from cleaner.stories import kernels
+
+    old_k = np.array(sorted(old), np.int64)
+    old_s = np.arange(len(old), dtype=np.int32)
+    order = sorted(range(len(new)), key=lambda i: new[i])
+    new_k = np.array([new[i] for i in order], np.int64)
+    new_s = np.array([len(old) + i for i in order], np.int32)
+    keys, slots = kernels.merge_postings(old_k, old_s, new_k, new_s)
+    want = sorted(zip(old_k.tolist() + new_k.tolist(), old_s.tolist() + new_s.tolist()))
+    assert list(zip(keys.tolist(), slots.tolist())) == want
+    alive = np.array([i not in dead for i in range(60)])
+    q = np.array(sorted(set(query)), np.int64)
+    got = kernels.posting_tails(keys, slots, alive, q, np.full(q.shape[0], limit, np.int64)).tolist()
+    expect = []
+    for k in q.tolist():
+        expect += [s for kk, s in reversed(want) if kk == k and alive[s]][:limit]
+    assert got == expect
