@@ -1,10 +1,12 @@
 """``StoryIndex``: add articles, get their verdict (story, original copy, matches), persistently.
 
-Each :meth:`StoryIndex.add` computes the signature outside any transaction, then in ONE write
-transaction: looks up LSH candidates, scores them (:func:`.rule.score_batch`, with the
-candidates' stories for the spread weighting), applies the
-clustering rule (:func:`.rule.decide`), and stores the article, its signature, its band keys
-and its story membership. A crash before the commit leaves nothing; after it, everything.
+Each :meth:`StoryIndex.add` (or :meth:`StoryIndex.add_many`, for a batch) computes the
+signatures outside any transaction, then in ONE write transaction: brings this process's
+candidate mirror of the namespace up to date (:mod:`.mirror`), looks up LSH candidates in it,
+scores them (:func:`.rule.score_batch`, with the candidates' stories for the spread
+weighting), applies the clustering rule (:func:`.rule.decide`), and stores the article, its
+signature, its band keys and its story membership. A crash before the commit leaves nothing;
+after it, everything.
 """
 
 from __future__ import annotations

@@ -95,6 +95,9 @@ class NamespaceMirror:
         self.max_candidates = max_candidates
         self.min_shared = min_shared
         self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
         self._loaded = False
         self._last_pk = 0  # every row of ns with a pk up to this one is mirrored
         self._last_seq = 0  # every change logged up to this one is applied
@@ -168,8 +171,7 @@ class NamespaceMirror:
         """Forget everything (after a rolled-back write that had added rows): the next sync
         builds the mirror again from the store."""
         with self._lock:
-            self.__init__(self.ns, self.per_key_limit, self.max_candidates,  # type: ignore[misc]
-                          self.min_shared, self.window)
+            self._reset()
 
     def _replace(self, pk: int, row: Row | None) -> None:
         slot = self._slot_of.get(pk)
