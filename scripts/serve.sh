@@ -4,5 +4,6 @@
 # way). Creates the project's .venv on first use. Extra arguments go to `cleaner serve`
 # (e.g. --port 8080).
 set -euo pipefail
-. "$(cd "$(dirname "$0")" && pwd)/venv.sh"
+# The explicit "" stops `.` from handing this script's arguments (--port ...) to venv.sh as extras.
+. "$(cd "$(dirname "$0")" && pwd)/venv.sh" ""
 exec cleaner serve "$@"
