@@ -638,3 +638,28 @@ def test_no_json_body_gives_a_server_error(client: FlaskClient, keys: dict[str, 
     resp = client.post(path, data=raw, content_type="application/json", headers=auth(keys["a"]))
     assert resp.status_code < 500, resp.get_data(as_text=True)
     assert resp.mimetype == "application/json"
+
+
+THIRD_TEXT = (
+    "The regional orchestra announced its winter season, opening with a programme of Baltic composers.\n\n"
+    "Tickets go on sale next month, and students will again be offered seats at half price."
+)
+
+
+@pytest.mark.parametrize(("window", "copy_of"), [(None, "a1"), ("2", None)])
+def test_the_story_window_comes_from_the_environment(tmp_path: Path, monkeypatch, window: str | None,
+                                                     copy_of: str | None) -> None:  # type: ignore[no-untyped-def]
+    # CLEANER_STORY_WINDOW=2: each worker keeps only a tenant's two newest articles as
+    # candidates, so a copy of an older one is no longer found.
+    if window is not None:
+        monkeypatch.setenv("CLEANER_STORY_WINDOW", window)
+    app = create_app({"CLEANER_DB": str(tmp_path / "w.db"), "AUDIT_LOG": "", "TESTING": True})
+    try:
+        key = app.extensions["cleaner.keys"].create_key("tenant-w")[0]
+        client = app.test_client()
+        for id_, text in (("a1", ARTICLE_TEXT), ("o1", OTHER_TEXT), ("t1", THIRD_TEXT)):
+            assert add(client, key, text, id=id_).status_code == 201
+        resp = add(client, key, ARTICLE_TEXT + "\n\nShare this story.", id="a2")
+        assert resp.status_code == 201 and resp.get_json()["duplicate_of"] == copy_of
+    finally:
+        close_app(app)
