@@ -16,8 +16,9 @@ that transaction's snapshot:
   store's ``changes`` log; the mirror re-reads those pks and takes the rows as they are now
   (which also covers a pk SQLite hands out again after the row that had it was deleted).
 
-A process's own add is put into its mirror after the commit; a rolled-back transaction leaves
-the mirror as it was. Memory: see ``BYTES_PER_ARTICLE``; nothing is held for namespaces a
+A process's own adds go into its mirror inside their write transaction (so that the next
+article of an ``add_many`` batch sees them); if that transaction does not commit, the mirror
+is dropped and built again from the store. Memory: see ``BYTES_PER_ARTICLE``; nothing is held for namespaces a
 process never touches.
 """
 
@@ -43,11 +44,12 @@ MERGE_EVERY = 2048
 #: A mirror row as the storage reads it: (pk, ns, id, story, duplicate_of, days, sig, keys).
 Row = tuple[int, int, str, str, "str | None", "float | None", bytes, bytes]
 KEY_DTYPE = np.dtype("<i8")
-#: Memory per mirrored article (600-word news, about 80 salient terms; measured by
-#: benchmarks/bench_stories.py): the duplicate sketch (512 bytes), the terms and weights
-#: (5 bytes each), 40 band keys in the sorted arrays (12 bytes each), the id and the
-#: per-article arrays.
-BYTES_PER_ARTICLE = 1_400
+#: Memory per mirrored article (600-word news, about 80 salient terms): the duplicate sketch
+#: (512 bytes), the terms and weights (5 bytes each), 32-40 band keys in the sorted arrays (12
+#: bytes each), the id, the per-article arrays and the spare room of arrays that double as they
+#: grow. benchmarks/bench_stories.py measured 2,036-2,113 bytes at 200,000 articles (the
+#: anonymous memory a new process's mirror added).
+BYTES_PER_ARTICLE = 2_100
 
 
 @dataclass(frozen=True, slots=True)
