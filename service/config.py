@@ -91,7 +91,7 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "METRICS_TOKEN": None,  # None: /metrics answers loopback callers only
         "DB_SCHEMA": "public",  # PostgreSQL only: the schema holding the index and key tables
         # Most recent articles per tenant that each worker keeps in memory as candidates
-        # (cleaner.stories.storage.WINDOW; about 2.5 KB each).
+        # (cleaner.stories.storage.WINDOW; about 2 KB each).
         "STORY_WINDOW": STORY_WINDOW,
     }
     for env, key in ENV_VARS.items():
