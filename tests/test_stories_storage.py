@@ -199,6 +199,7 @@ def _fill_shared_key(st, n: int, start: int = 0) -> tuple[int, list[int]]:  # ty
     """n articles (a{start}...) that all have band key 42 and one key of their own (1000 +
     their number); their pks."""
     from cleaner.stories.signatures import signature
+    from cleaner.stories.storage import encode_keys
 
     sig = signature("Kavendor Lomira spoke at the Selbrim council on Tuesday.").to_bytes()
     pks = []
@@ -208,8 +209,8 @@ def _fill_shared_key(st, n: int, start: int = 0) -> tuple[int, list[int]]:  # ty
             st.create_story(cur, ns, "s_1", 0.0)
         for i in range(start, start + n):
             pks.append(st.insert_article(cur, ns, id=f"a{i}", text="t", source=None, published=None,
-                                         meta=None, story="s_1", duplicate_of=None, matches=[],
-                                         sig=sig, added=0.0, keys=[42, 1000 + i]))
+                                         meta_json=None, story="s_1", duplicate_of=None, matches=[],
+                                         sig=sig, added=0.0, keys=encode_keys([42, 1000 + i])))
     return ns, pks
 
 

@@ -27,7 +27,7 @@ from ..models import Match, Story, Verdict
 from . import rule
 from .signatures import Signature, band_keys, signature
 from .mirror import NamespaceMirror
-from .storage import KEYS_DTYPE, Storage, encode_meta, open_storage
+from .storage import Storage, encode_keys, encode_meta, open_storage
 
 #: Namespace used when none is given.
 DEFAULT_NAMESPACE = "default"
@@ -69,7 +69,7 @@ class _NewArticle:
     text: str
     source: str | None
     published: str | None
-    meta: dict[str, Any] | None
+    meta_json: str | None  # as stored: checked before any write
     days: float | None
 
 
@@ -80,9 +80,9 @@ def _new_article(id: object, text: object, source: object, published: object,
     _check_source(source)
     if meta is not None and not isinstance(meta, dict):
         raise InvalidArgumentError(f"meta must be a dict or None, got {type(meta).__name__}")
-    encode_meta(meta)  # refused here, before any write, if it would not read back the same
+    meta_json = encode_meta(meta)  # type: ignore[arg-type]
     days = rule.parse_published(published)  # type: ignore[arg-type]
-    return _NewArticle(id, text, source, published, meta, days)  # type: ignore[arg-type]
+    return _NewArticle(id, text, source, published, meta_json, days)  # type: ignore[arg-type]
 
 
 def new_story_id() -> str:
@@ -249,8 +249,7 @@ class StoryIndex:
             with _storage_errors(), self.storage.write() as cur:
                 ns = self.storage.namespace_id(cur, self.namespace, create=True)
                 assert ns is not None
-                there = (self.storage.existing_ids(cur, ns, [it.id for it in items]) if len(items) > 1
-                         else [it.id for it in items if self.storage.exists(cur, ns, it.id)])
+                there = self.storage.existing_ids(cur, ns, [it.id for it in items])
                 if there:
                     raise ArticleExistsError(f"article {there[0]!r} is already in the index; use "
                                              f"get() to read it or remove() it first")
@@ -265,14 +264,14 @@ class StoryIndex:
                     else:
                         story = str(decision.story)
                         self.storage.touch_story(cur, ns, story, now)
-                    sig_bytes = sig.to_bytes()
+                    sig_bytes, key_bytes = sig.to_bytes(), encode_keys(keys)
                     pk = self.storage.insert_article(
                         cur, ns, id=it.id, text=it.text, source=it.source, published=it.published,
-                        meta=it.meta, story=story, duplicate_of=decision.duplicate_of,
-                        matches=[list(m) for m in matches], sig=sig_bytes, added=now, keys=keys,
-                        days=it.days)
+                        meta_json=it.meta_json, story=story, duplicate_of=decision.duplicate_of,
+                        matches=[list(m) for m in matches], sig=sig_bytes, added=now,
+                        keys=key_bytes, days=it.days)
                     mirror.added((pk, ns, it.id, story, decision.duplicate_of, it.days, sig_bytes,
-                                  np.array(keys, KEYS_DTYPE).tobytes()))
+                                  key_bytes))
                     verdicts.append(Verdict(id=it.id, story_id=story, duplicate_of=decision.duplicate_of,
                                             matches=tuple(Match(i, k, s) for i, k, s in matches)))  # type: ignore[arg-type]
         except BaseException:

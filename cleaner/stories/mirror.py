@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 MERGE_EVERY = 2048
 #: A mirror row as the storage reads it: (pk, ns, id, story, duplicate_of, days, sig, keys).
 Row = tuple[int, int, str, str, "str | None", "float | None", bytes, bytes]
-KEY_DTYPE = np.dtype("<i8")
+#: Band keys as stored in an article row (``articles.keys``): little-endian int64s.
+KEYS_DTYPE = np.dtype("<i8")
 #: Memory per mirrored article (600-word news, about 80 salient terms): the duplicate sketch
 #: (512 bytes), the terms and weights (5 bytes each), 32-40 band keys in the sorted arrays (12
 #: bytes each), the id, the per-article arrays and the spare room of arrays that double as they
@@ -258,7 +259,7 @@ class NamespaceMirror:
         self._last_pk = max(self._last_pk, pk)
         if len(self._slot_of) > self.window:
             self._evict_oldest()
-        ks = np.frombuffer(bytes(keys), KEY_DTYPE)
+        ks = np.frombuffer(bytes(keys), KEYS_DTYPE)
         self._pending.append((ks, np.full(ks.shape[0], slot, np.int32)))
         self._pending_articles += 1
         if index_now:
@@ -289,7 +290,7 @@ class NamespaceMirror:
         self._slot_of.update(zip(pks, range(first, end)))
         self._n = end
         self._last_pk = max(self._last_pk, max(pks))
-        keys = [np.frombuffer(bytes(r[7]), KEY_DTYPE) for r in rows]
+        keys = [np.frombuffer(bytes(r[7]), KEYS_DTYPE) for r in rows]
         self._pending.append((np.concatenate(keys), np.repeat(np.arange(first, end, dtype=np.int32),
                                                               [x.shape[0] for x in keys])))
         self._pending_articles += n

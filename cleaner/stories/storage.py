@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, StorageError
 from . import signatures as sg
-from .mirror import NamespaceMirror
+from .mirror import KEYS_DTYPE, NamespaceMirror
 
 #: Schema version written into the store's metadata with the signature parameters.
 #: 2: article texts in their own table (``texts``), so that the rows read for candidates
@@ -50,8 +50,6 @@ WINDOW = 200_000
 #: A candidate must share at least this many band keys (with 32 one-row salient bands, a
 #: single shared minimum is already meaningful; MAX_CANDIDATES keeps the best-sharing ones).
 MIN_SHARED_BANDS = 1
-#: Band keys in an article row: little-endian int64s.
-KEYS_DTYPE = np.dtype("<i8")
 #: Bound parameters per statement (SQLite allows 32,766; PostgreSQL 65,535).
 MAX_SQL_PARAMS = 900
 
@@ -157,7 +155,7 @@ class Storage(ABC):
         self._exec(cur, f"ALTER TABLE articles ADD COLUMN keys {self.blob_type}")
         rows = self._exec(cur, "SELECT pk, sig FROM articles").fetchall()
         cur.executemany(self._q("UPDATE articles SET keys = ? WHERE pk = ?"), [
-            (np.array(sg.band_keys(sg.Signature.from_bytes(bytes(sig))), KEYS_DTYPE).tobytes(), pk)
+            (encode_keys(sg.band_keys(sg.Signature.from_bytes(bytes(sig)))), pk)
             for pk, sig in rows])
         self._exec(cur, "DROP TABLE IF EXISTS postings")
         self._exec(cur, "UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
@@ -185,9 +183,6 @@ class Storage(ABC):
         r = self._exec(cur, f"SELECT {_ARTICLE_COLS} FROM {_ARTICLE_FROM} WHERE a.ns = ? AND a.id = ?",
                        (ns, id)).fetchone()
         return _row(r) if r else None
-
-    def exists(self, cur: Any, ns: int, id: str) -> bool:
-        return self._exec(cur, "SELECT 1 FROM articles WHERE ns = ? AND id = ?", (ns, id)).fetchone() is not None
 
     def existing_ids(self, cur: Any, ns: int, ids: Sequence[str]) -> list[str]:
         """Those of ``ids`` already in namespace ``ns``."""
@@ -267,15 +262,15 @@ class Storage(ABC):
         keys, added); return the new pk."""
 
     def insert_article(self, cur: Any, ns: int, *, id: str, text: str, source: str | None,
-                       published: str | None, meta: dict[str, Any] | None, story: str,
+                       published: str | None, meta_json: str | None, story: str,
                        duplicate_of: str | None, matches: list[list[Any]], sig: bytes,
-                       added: float, keys: Sequence[int], days: float | None = None) -> int:
-        """Store an article: its row, its text and its band keys. ``days`` is ``published``
-        as :func:`.rule.parse_published` reads it (kept so candidates need no parsing)."""
-        meta_json = encode_meta(meta)
-        key_bytes = np.array(keys, KEYS_DTYPE).tobytes()
+                       added: float, keys: bytes, days: float | None = None) -> int:
+        """Store an article: its row, its text and its band keys. ``sig``, ``keys`` and
+        ``meta_json`` come as stored (:meth:`.Signature.to_bytes`, :func:`encode_keys`,
+        :func:`encode_meta`: the caller has them already). ``days`` is ``published`` as
+        :func:`.rule.parse_published` reads it (kept so candidates need no parsing)."""
         pk = self._insert_article_row(cur, (ns, id, source, published, days, story, duplicate_of,
-                                            sig, key_bytes, added))
+                                            sig, keys, added))
         self._exec(cur, "INSERT INTO texts (pk, text, meta, matches) VALUES (?, ?, ?, ?)",
                    (pk, text, meta_json, json.dumps(matches)))
         return pk
@@ -325,6 +320,11 @@ class Storage(ABC):
                                "ORDER BY updated DESC, id LIMIT ? OFFSET ?",
                           (ns, limit, offset)).fetchall()
         return [(r[0], float(r[1]), float(r[2])) for r in rows]
+
+
+def encode_keys(keys: Sequence[int]) -> bytes:
+    """Band keys as an article row stores them."""
+    return np.array(keys, KEYS_DTYPE).tobytes()
 
 
 def encode_meta(meta: dict[str, Any] | None) -> str | None:
