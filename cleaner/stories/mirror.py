@@ -238,7 +238,9 @@ class NamespaceMirror:
         self._tused = at + k
         return at
 
-    def _append(self, row: Row, *, index_now: bool = True) -> None:
+    def _append(self, row: Row) -> None:
+        # One row, indexed at once (its keys in the dict of recent keys). _load is the same for
+        # many rows: it unpacks their signatures together, which costs ten times more for one.
         pk, _ns, id_, story, dupof, days, sig_bytes, keys = row
         sig_bytes = bytes(sig_bytes)
         sig = Signature.from_bytes(sig_bytes)
@@ -262,11 +264,10 @@ class NamespaceMirror:
         ks = np.frombuffer(bytes(keys), KEYS_DTYPE)
         self._pending.append((ks, np.full(ks.shape[0], slot, np.int32)))
         self._pending_articles += 1
-        if index_now:
-            for key in ks.tolist():
-                self._delta.setdefault(key, []).append(slot)
-            if self._pending_articles >= MERGE_EVERY:
-                self._merge()
+        for key in ks.tolist():
+            self._delta.setdefault(key, []).append(slot)
+        if self._pending_articles >= MERGE_EVERY:
+            self._merge()
 
     def _load(self, rows: list[Row]) -> None:
         """Append many rows at once (building the mirror): their signatures unpacked together,
