@@ -322,6 +322,12 @@ def _touch(terms: np.ndarray, weights: np.ndarray, starts: np.ndarray, lens: np.
 
 
 @_jit
+def _term_slot(term: np.uint32, bits: int) -> int:  # pragma: no cover - compiled
+    # Home slot of a 32-bit term in a table of 2**bits slots (multiplicative hashing).
+    return int((np.uint64(term) * np.uint64(0x9E3779B1)) >> np.uint64(32 - bits)) & ((1 << bits) - 1)
+
+
+@_jit
 def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_weights: np.ndarray,
              starts: np.ndarray, lens: np.ndarray, labels: np.ndarray, n_labels: int,
              spread_weight: float, spread_free: int, min_shared: float,
@@ -346,8 +352,7 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
     table_key = np.zeros(1 << bits, np.uint32)
     table_pos = np.full(1 << bits, -1, np.int64)
     for p in range(k):
-        h = (np.uint64(a_terms[p]) * np.uint64(0x9E3779B1)) >> np.uint64(32 - bits)
-        j = int(h) & mask
+        j = _term_slot(a_terms[p], bits)
         while table_pos[j] >= 0:
             j = (j + 1) & mask
         table_key[j] = a_terms[p]
@@ -359,8 +364,7 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
     for i in range(n):
         for t in range(starts[i], starts[i] + lens[i]):
             v = o_terms[t]
-            h = (np.uint64(v) * np.uint64(0x9E3779B1)) >> np.uint64(32 - bits)
-            j = int(h) & mask
+            j = _term_slot(v, bits)
             found = -1
             while table_pos[j] >= 0:
                 if table_key[j] == v:
