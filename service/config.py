@@ -38,9 +38,6 @@ DEFAULT_STORIES_PAGE = 20
 
 DEFAULT_DB = "cleaner.db"
 
-#: Default of STORY_WINDOW (``$CLEANER_STORY_WINDOW``): the story index's own default.
-STORY_WINDOW = 200_000
-
 # Environment variables read by ``from_env`` and the config key each one sets.
 ENV_VARS: dict[str, str] = {
     "CLEANER_DB": "CLEANER_DB",
@@ -91,8 +88,8 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "METRICS_TOKEN": None,  # None: /metrics answers loopback callers only
         "DB_SCHEMA": "public",  # PostgreSQL only: the schema holding the index and key tables
         # Most recent articles per tenant that each worker keeps in memory as candidates
-        # (cleaner.stories.storage.WINDOW; about 2 KB each).
-        "STORY_WINDOW": STORY_WINDOW,
+        # (about 2 KB each); None: the story index's own default, cleaner.stories.storage.WINDOW.
+        "STORY_WINDOW": None,
     }
     for env, key in ENV_VARS.items():
         value = os.environ.get(env)
