@@ -28,9 +28,14 @@ def _rows(seed_texts: dict[str, str]) -> list[dict[str, object]]:
 def test_integer_ids_and_labels_are_read_as_strings(tmp_path: Path, seed_texts: dict[str, str], capsys) -> None:  # type: ignore[no-untyped-def]
     folder = _write(tmp_path / "ok", _rows(seed_texts))
     assert main([str(folder), "--sample", "2", "--seeds", str(tmp_path / "none")]) == 0
-    row = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("set.jsonl"))
+    out = capsys.readouterr().out.splitlines()
+    row = next(ln for ln in out if ln.startswith("set.jsonl"))
     assert row.split()[1:3] == ["3", "1"]  # 3 docs, 1 gold story
     assert "1.000  1.000  1.000" in row  # the seeds are one story, and ours says so
+    # The reprint table times ours and the plain-MinHash baseline side by side.
+    head = next(ln for ln in out if "wrong-story dups" in ln)
+    timed = [ln for ln in out if ln.startswith("set.jsonl")][-1].split()
+    assert head.split()[-4:] == ["index", "s", "baseline", "s"] and float(timed[-1]) >= 0
 
 
 @pytest.mark.parametrize("content, message", [
