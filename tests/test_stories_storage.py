@@ -75,10 +75,14 @@ def test_writer_killed_with_sigkill_keeps_committed_data_and_a_sound_file(tmp_pa
                 break
     finally:
         proc.send_signal(signal.SIGKILL)
-        # Ids the writer printed after the 40th but before the kill landed are returned adds too.
-        rest, _err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+    # Ids the writer printed after the 40th but before the kill landed are returned adds too.
+    # They are read through proc.stdout itself: the loop above may already hold some of them in
+    # its read-ahead buffer, which communicate() would skip (it reads the pipe's fd directly).
+    rest = proc.stdout.read()
+    err = proc.stderr.read() if proc.stderr is not None else ""
     done += rest.split()
-    assert len(done) >= 40, proc.stderr
+    assert len(done) >= 40, err
     ids = _check_consistent(db, read_keys)
     assert set(done) <= set(ids)  # everything add() returned for is there
     assert len(ids) - len(done) <= 1  # at most the one in flight when killed, and whole
