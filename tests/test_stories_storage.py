@@ -427,3 +427,61 @@ def test_posting_kernels_equal_their_definition(old, new, dead, query, limit) ->
     for k in q.tolist():
         expect += [s for kk, s in reversed(want) if kk == k and alive[s]][:limit]
     assert got == expect
+
+
+@settings(max_examples=150, deadline=None)
+@given(found=hst.lists(hst.integers(0, 29), max_size=80),
+       stories=hst.lists(hst.integers(0, 6), min_size=30, max_size=30),
+       min_shared=hst.integers(1, 3), limit=hst.integers(1, 12))
+def test_choose_candidates_equals_its_definition(found, stories, min_shared, limit) -> None:  # type: ignore[no-untyped-def]
+    # Slots found at least min_shared times; the `limit` found most often, ties to the newest
+    # (highest) slot; in slot order; their stories numbered 0.. in the order of the mirror's
+    # labels.
+    import collections
+
+    import numpy as np
+
+    from cleaner.stories import kernels
+
+    label = np.array(stories, np.int64) * 7 + 3  # the mirror's labels are any integers
+    shared = collections.Counter(found)
+    ok = [s for s in shared if shared[s] >= min_shared]
+    want = sorted(sorted(ok, key=lambda s: (-shared[s], -s))[:limit])
+    got, labels, n_labels = kernels.choose_candidates(np.array(found, np.int32), label,
+                                                      min_shared, limit)
+    assert got.tolist() == want
+    distinct = sorted({stories[s] for s in want})
+    assert labels.tolist() == [distinct.index(stories[s]) for s in want]
+    assert n_labels == len(distinct)
+
+
+@settings(max_examples=80, deadline=None)
+@given(adds=hst.lists(hst.lists(hst.integers(-4, 4), min_size=1, max_size=6), max_size=40),
+       dead=hst.sets(hst.integers(0, 39)), query=hst.lists(hst.integers(-5, 5), max_size=8),
+       limit=hst.integers(1, 5))
+def test_recent_keys_give_each_keys_newest_live_slots(adds, dead, query, limit) -> None:  # type: ignore[no-untyped-def]
+    # Slot i files the keys adds[i], in a table made for 2 entries at first, so that the test
+    # also grows it (a new table, the chains filed again).
+    import numpy as np
+
+    from cleaner.stories import mirror
+
+    recent = mirror._RecentKeys(2)
+    for slot, keys in enumerate(adds):
+        recent.add(np.array(keys, np.int64), slot)
+    alive = np.array([i not in dead for i in range(40)])
+    q = np.array(sorted(set(query)), np.int64)
+    found, need = recent.tails(alive, q, limit)
+    expect, expect_need = [], []
+    for k in q.tolist():
+        newest = [s for s in reversed(range(len(adds))) for kk in reversed(adds[s])
+                  if kk == k and alive[s]][:limit]
+        expect += newest
+        expect_need.append(limit - len(newest))
+    assert found.tolist() == expect
+    assert need.tolist() == expect_need
+    filed = [(k, s) for s, keys in enumerate(adds) for k in keys]
+    keys, slots = recent.entries()
+    assert list(zip(keys.tolist(), slots.tolist())) == filed
+    recent.clear()
+    assert recent.tails(alive, q, limit)[0].tolist() == []

@@ -327,6 +327,18 @@ def _term_slot(term: np.uint32, bits: int) -> int:  # pragma: no cover - compile
     return int((np.uint64(term) * np.uint64(0x9E3779B1)) >> np.uint64(32 - bits)) & ((1 << bits) - 1)
 
 
+#: a's terms also go into a filter of 2**FILTER_BITS bits (one per term), tested before the
+#: table is probed: on news, 97% of a candidate's terms are not a's, and the filter turns
+#: them away with one load and a branch the CPU predicts, where a probe of the table (a
+#: quarter full) took a mispredicted branch about every third term.
+FILTER_BITS = 12
+
+
+@_jit
+def _filter_bit(term: np.uint32) -> int:  # pragma: no cover - compiled
+    return _term_slot(term, FILTER_BITS)
+
+
 @_jit
 def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_weights: np.ndarray,
              starts: np.ndarray, lens: np.ndarray, labels: np.ndarray, n_labels: int,
@@ -342,70 +354,88 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
     factor = np.ones(k)
     if k == 0 or n == 0:
         return out, factor
-    # a's terms in a small open-addressing table (at most half full), so that each of the
-    # others' terms is one probe, nearly always to an empty slot: a merge walk over the sorted
-    # terms took twice as long, its data-dependent branches being mispredicted.
+    # a's terms in a small open-addressing table (at most half full) and in the filter.
     bits = 4
     while (1 << bits) < 2 * k:
         bits += 1
     mask = (1 << bits) - 1
     table_key = np.zeros(1 << bits, np.uint32)
     table_pos = np.full(1 << bits, -1, np.int64)
+    bloom = np.zeros(1 << (FILTER_BITS - 6), np.uint64)
     for p in range(k):
         j = _term_slot(a_terms[p], bits)
         while table_pos[j] >= 0:
             j = (j + 1) & mask
         table_key[j] = a_terms[p]
         table_pos[j] = p
+        b = _filter_bit(a_terms[p])
+        bloom[b >> 6] |= np.uint64(1) << np.uint64(b & 63)
     if _touch(o_terms, o_weights, starts, lens) == _UNREACHABLE:  # keeps the loads
         return out, factor
-    pos = np.empty(int(lens.sum()), np.int64)  # per term of the others in turn: where a holds it, or -1
-    u = 0
+    # One pass over the others' terms: each other's total weight, and the terms a holds (the
+    # hits: where the term lies, and its place in a), in order. Hits are few, so the later
+    # passes only read them. (The hit arrays are sized for the most hits there can be: arrays
+    # grown inside this loop made it eight times slower.)
+    cap = 0
     for i in range(n):
+        cap += min(lens[i], k)
+    hit_at = np.empty(cap, np.int64)
+    hit_p = np.empty(cap, np.int64)
+    hit_end = np.zeros(n, np.int64)  # other i's hits end here
+    plain = np.zeros(n, np.int64)
+    h = 0
+    for i in range(n):
+        weight = 0
         for t in range(starts[i], starts[i] + lens[i]):
             v = o_terms[t]
-            j = _term_slot(v, bits)
-            found = -1
-            while table_pos[j] >= 0:
-                if table_key[j] == v:
-                    found = table_pos[j]
-                    break
-                j = (j + 1) & mask
-            pos[u] = found
-            u += 1
+            weight += o_weights[t]
+            b = _filter_bit(v)
+            if (bloom[b >> 6] >> np.uint64(b & 63)) & np.uint64(1):
+                j = _term_slot(v, bits)
+                while table_pos[j] >= 0:
+                    if table_key[j] == v:
+                        hit_at[h] = t
+                        hit_p[h] = table_pos[j]
+                        h += 1
+                        break
+                    j = (j + 1) & mask
+        plain[i] = weight
+        hit_end[i] = h
     if n_labels > 0:
         # Number of distinct stories whose candidates hold each of a's terms.
         held = np.zeros((k, n_labels), np.bool_)
-        u = 0
+        spread = np.zeros(k, np.int64)
+        x = 0
         for i in range(n):
-            for _ in range(lens[i]):
-                if pos[u] >= 0:
-                    held[pos[u], labels[i]] = True
-                u += 1
+            label = labels[i]
+            while x < hit_end[i]:
+                p = hit_p[x]
+                if not held[p, label]:
+                    held[p, label] = True
+                    spread[p] += 1
+                x += 1
         for p in range(k):
-            spread = 0
-            for s in range(n_labels):
-                spread += held[p, s]
-            factor[p] = 1.0 / (1.0 + spread_weight * np.log1p(max(0, spread - spread_free)))
+            if spread[p] > spread_free:  # (at or under it the factor is 1)
+                factor[p] = 1.0 / (1.0 + spread_weight * np.log1p(spread[p] - spread_free))
     total_a = 0.0
     for p in range(k):
         total_a += np.float64(a_weights[p]) * factor[p]
-    u = 0
+    x = 0
     for i in range(n):
         enough = 0.0
         shared = 0.0
-        total = 0.0
-        for t in range(starts[i], starts[i] + lens[i]):
-            w = np.float64(o_weights[t])
-            p = pos[u]
-            if p >= 0:
-                common = min(w, np.float64(a_weights[p]))
-                enough += common
-                shared += common * factor[p]
-                total += w * factor[p]
-            else:
-                total += w
-            u += 1
+        weighted = 0.0  # the hits' weights, with their spread factors
+        hit_weight = 0
+        while x < hit_end[i]:
+            w = o_weights[hit_at[x]]
+            p = hit_p[x]
+            common = min(np.float64(w), np.float64(a_weights[p]))
+            enough += common
+            shared += common * factor[p]
+            weighted += np.float64(w) * factor[p]
+            hit_weight += w
+            x += 1
+        total = np.float64(plain[i] - hit_weight) + weighted
         small = min(total, total_a)
         large = max(total, total_a)
         if enough > min_shared and small > 0:
@@ -501,3 +531,119 @@ def merge_postings(keys: np.ndarray, slots: np.ndarray, new_keys: np.ndarray,
         j += 1
         o += 1
     return out_k, out_s
+
+
+@_jit
+def choose_candidates(found: np.ndarray, label: np.ndarray, min_shared: int,
+                      limit: int) -> tuple[np.ndarray, np.ndarray, int]:  # pragma: no cover - compiled
+    """The candidates of a lookup. ``found`` holds a slot once per band key it shares with the
+    new article (any order). Of the slots found at least ``min_shared`` times, the ``limit``
+    found most often, ties going to the newest (highest slot: slots are handed out in pk
+    order), are returned in ascending order, with their stories (``label[slot]``) renumbered
+    0..n_labels-1 in ascending label order: (slots, labels, n_labels)."""
+    nf = found.shape[0]
+    # Count the slots in a small open-addressing table (at most half full): no sort of the
+    # found list, which holds up to a few thousand entries for about 128 kept.
+    bits = 4
+    while (1 << bits) < 2 * nf:
+        bits += 1
+    mask = (1 << bits) - 1
+    held = np.zeros(1 << bits, np.int64)  # slot + 1; 0: empty
+    count = np.zeros(1 << bits, np.int64)
+    where = np.empty(nf, np.int64)  # table positions of the distinct slots
+    m = 0
+    most = 0
+    for i in range(nf):
+        s = np.int64(found[i]) + 1
+        j = _term_slot(np.uint32(s), bits)
+        while held[j] != 0 and held[j] != s:
+            j = (j + 1) & mask
+        if held[j] == 0:
+            held[j] = s
+            where[m] = j
+            m += 1
+        count[j] += 1
+        most = max(most, count[j])
+    # Take whole groups of equal count, most first, while they fit; of the group that does
+    # not fit (`partial`), the newest slots that do.
+    per_count = np.zeros(most + 1, np.int64)
+    for t in range(m):
+        per_count[count[where[t]]] += 1
+    taken = 0
+    partial = 0
+    for c in range(most, max(min_shared, 1) - 1, -1):
+        if taken + per_count[c] > limit:
+            partial = c
+            break
+        taken += per_count[c]
+    chosen = np.empty(min(m, limit), np.int64)
+    group = np.empty(per_count[partial] if partial else 0, np.int64)
+    k = g = 0
+    for t in range(m):
+        c = count[where[t]]
+        if c >= min_shared and c > partial:
+            chosen[k] = held[where[t]] - 1
+            k += 1
+        elif partial and c == partial:
+            group[g] = held[where[t]] - 1
+            g += 1
+    if partial:
+        rest = limit - k
+        newest = np.partition(group, g - rest)[g - rest:] if rest > 0 else group[:0]
+        chosen[k:k + rest] = newest
+        k += rest
+    chosen = np.sort(chosen[:k])
+    lab = label[chosen]
+    distinct = np.unique(lab)
+    return chosen, np.searchsorted(distinct, lab).astype(np.int64), distinct.shape[0]
+
+
+@_jit
+def recent_insert(table_key: np.ndarray, table_head: np.ndarray, entry_key: np.ndarray,
+                  entry_slot: np.ndarray, entry_next: np.ndarray, used: int, keys: np.ndarray,
+                  slots: np.ndarray) -> int:  # pragma: no cover - compiled
+    """File ``slots[i]`` under ``keys[i]``, in order, in the table of recent band keys: an
+    open-addressing table (``table_key``, a power of two long, at most half full; band keys
+    are hashes, so their low bits place them) whose ``table_head`` is the newest entry of the
+    key's chain (-1: empty slot); each entry links to the key's previous entry. Returns the
+    number of entries used."""
+    mask = table_key.shape[0] - 1
+    for q in range(keys.shape[0]):
+        key = keys[q]
+        j = key & mask
+        while table_head[j] >= 0 and table_key[j] != key:
+            j = (j + 1) & mask
+        table_key[j] = key
+        entry_key[used] = key
+        entry_slot[used] = slots[q]
+        entry_next[used] = table_head[j]
+        table_head[j] = used
+        used += 1
+    return used
+
+
+@_jit
+def recent_tails(table_key: np.ndarray, table_head: np.ndarray, entry_slot: np.ndarray,
+                 entry_next: np.ndarray, alive: np.ndarray, query: np.ndarray,
+                 limit: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """For each key of ``query``, its newest ``limit`` live slots in the table of recent band
+    keys (see :func:`recent_insert`), newest first; and how many more each key may take from
+    the older, sorted postings (``limit`` minus those found)."""
+    mask = table_key.shape[0] - 1
+    out = np.empty(query.shape[0] * limit, np.int32)
+    need = np.full(query.shape[0], limit, np.int64)
+    n = 0
+    for i in range(query.shape[0]):
+        key = query[i]
+        j = key & mask
+        while table_head[j] >= 0 and table_key[j] != key:
+            j = (j + 1) & mask
+        e = table_head[j]
+        while e >= 0 and need[i] > 0:
+            s = entry_slot[e]
+            if alive[s]:
+                out[n] = s
+                n += 1
+                need[i] -= 1
+            e = entry_next[e]
+    return out[:n], need

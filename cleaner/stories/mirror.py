@@ -38,8 +38,8 @@ from .signatures import DUP_NUM_PERM, Signature, SignatureBatch
 if TYPE_CHECKING:
     from .storage import Storage
 
-#: Articles whose band keys wait in a small dict before they are merged into the sorted
-#: arrays (one numpy insert of the whole batch, instead of a sort per add).
+#: Articles whose band keys wait in a small hash table before they are merged into the
+#: sorted arrays (one linear merge for the whole batch, instead of a sort per add).
 MERGE_EVERY = 2048
 #: A mirror row as the storage reads it: (pk, ns, id, story, duplicate_of, days, sig, keys).
 Row = tuple[int, int, str, str, "str | None", "float | None", bytes, bytes]
@@ -61,7 +61,8 @@ class Candidates:
     pks: np.ndarray  # int64[n]
     batch: SignatureBatch
     days: np.ndarray  # float64[n], NaN for an unknown date
-    story_labels: np.ndarray  # int64[n]: equal labels, same story
+    story_labels: np.ndarray  # int64[n]: their stories as 0..k-1 (equal labels, same story)
+    _story_keys: np.ndarray  # int64[n]: the mirror's labels of their stories
     # What the rule reads of the few candidates it keeps, looked up on demand: the mirror's
     # per-slot lists at the time of the lookup (a compaction replaces them, it does not
     # change them; they are only written under the storage's lock, which the caller holds).
@@ -77,14 +78,64 @@ class Candidates:
         return self._ids[self.slots[i]]  # type: ignore[return-value]
 
     def story(self, i: int) -> str:
-        return self._label_story[int(self.story_labels[i])]
+        return self._label_story[int(self._story_keys[i])]
 
     def duplicate_of(self, i: int) -> str | None:
         return self._dupof[self.slots[i]]
 
 
 _NO_CANDIDATES = Candidates(np.zeros(0, np.int64), SignatureBatch.from_signatures([]),
-                            np.zeros(0), np.zeros(0, np.int64), [], [], [], [])
+                            np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), [], [],
+                            [], [])
+
+
+class _RecentKeys:
+    """The band keys of the articles added since the last merge, looked up by hash (compiled:
+    see :func:`.kernels.recent_insert`), each key's articles newest first."""
+
+    def __init__(self, entries: int = 1 << 11) -> None:
+        self._table_key = np.zeros(1, np.int64)
+        self._entry_key = np.zeros(0, np.int64)
+        self._entry_slot = np.zeros(0, np.int32)
+        self.used = 0
+        self._grow(entries)
+
+    def add(self, keys: np.ndarray, slot: int) -> None:
+        self._file(keys, np.full(keys.shape[0], slot, np.int32))
+
+    def _file(self, keys: np.ndarray, slots: np.ndarray) -> None:
+        if self.used + keys.shape[0] > self._entry_key.shape[0]:
+            self._grow(max(2 * self._entry_key.shape[0], self.used + keys.shape[0]))
+        self.used = kernels.recent_insert(self._table_key, self._table_head, self._entry_key,
+                                          self._entry_slot, self._entry_next, self.used,
+                                          keys, slots)
+
+    def _grow(self, entries: int) -> None:
+        # Room for `entries` entries, in a table at least twice as long; the chains are
+        # rebuilt by filing the entries again in their order.
+        keys, slots = self.entries()
+        size = self._table_key.shape[0]
+        while size < 2 * entries:
+            size *= 2
+        self._table_key = np.zeros(size, np.int64)
+        self._table_head = np.full(size, -1, np.int32)
+        self._entry_key = np.zeros(entries, np.int64)
+        self._entry_slot = np.zeros(entries, np.int32)
+        self._entry_next = np.zeros(entries, np.int32)
+        self.used = 0
+        self._file(keys, slots)
+
+    def tails(self, alive: np.ndarray, query: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
+        return kernels.recent_tails(self._table_key, self._table_head, self._entry_slot,
+                                    self._entry_next, alive, query, limit)
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, slots) of every entry, in the order they were filed."""
+        return self._entry_key[:self.used], self._entry_slot[:self.used]
+
+    def clear(self) -> None:
+        self._table_head.fill(-1)
+        self.used = 0
 
 
 class NamespaceMirror:
@@ -110,9 +161,8 @@ class NamespaceMirror:
         # Band keys: sorted (key, slot) arrays, plus the keys of the latest articles in a dict.
         self._keys = np.zeros(0, np.int64)
         self._slots = np.zeros(0, np.int32)
-        self._delta: dict[int, list[int]] = {}
-        self._dead_recent: set[int] = set()  # removed slots that the dict may still list
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, their slots)
+        self._recent = _RecentKeys()
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []  # (keys, their slots) of bulk loads
         self._pending_articles = 0
 
     def _reset_rows(self, cap: int, term_cap: int) -> None:
@@ -200,8 +250,6 @@ class NamespaceMirror:
         self._alive[slot] = False
         self._ids[slot] = self._dupof[slot] = None
         self._dead += 1
-        if self._delta:
-            self._dead_recent.add(slot)
 
     def _evict_oldest(self) -> None:
         # The window is full: the oldest live article stops being a candidate (it stays in
@@ -261,11 +309,8 @@ class NamespaceMirror:
         self._last_pk = max(self._last_pk, pk)
         if len(self._slot_of) > self.window:
             self._evict_oldest()
-        ks = np.frombuffer(bytes(keys), KEYS_DTYPE)
-        self._pending.append((ks, np.full(ks.shape[0], slot, np.int32)))
+        self._recent.add(np.frombuffer(bytes(keys), KEYS_DTYPE).astype(np.int64), slot)
         self._pending_articles += 1
-        for key in ks.tolist():
-            self._delta.setdefault(key, []).append(slot)
         if self._pending_articles >= MERGE_EVERY:
             self._merge()
 
@@ -299,9 +344,9 @@ class NamespaceMirror:
     def _merge(self) -> None:
         """Move the pending band keys into the sorted arrays; drop removed articles' entries
         and renumber the slots once removed ones are the majority."""
-        if self._pending:
-            keys = np.concatenate([k for k, _s in self._pending])
-            slots = np.concatenate([s for _k, s in self._pending])
+        if self._pending or self._recent.used:
+            keys = np.concatenate([k for k, _s in self._pending] + [self._recent.entries()[0]])
+            slots = np.concatenate([s for _k, s in self._pending] + [self._recent.entries()[1]])
             order = np.lexsort((slots, keys))
             keys, slots = keys[order], slots[order]
             # Every pending slot is newer than every merged one, so putting them after the
@@ -310,8 +355,7 @@ class NamespaceMirror:
                                                              keys, slots.astype(np.int32))
             self._pending.clear()
             self._pending_articles = 0
-            self._delta.clear()
-            self._dead_recent.clear()
+            self._recent.clear()
         if self._dead and self._dead >= len(self._slot_of):
             self._compact()
 
@@ -351,43 +395,29 @@ class NamespaceMirror:
         live articles, of which the ``max_candidates`` sharing the most keys (then the most
         recent), in insertion order."""
         with self._lock:
-            query = np.unique(np.asarray(keys, np.int64))
+            query = np.array(sorted(set(keys)), np.int64)
             if not query.shape[0] or not self._slot_of:
                 return _NO_CANDIDATES
-            limit = self.per_key_limit
-            need = np.full(query.shape[0], limit, np.int64)
-            recent: list[int] = []
-            if self._delta:
-                dead = self._dead_recent
-                for i, k in enumerate(query.tolist()):
-                    lst = self._delta.get(k)
-                    if lst:
-                        taken = 0
-                        for s in reversed(lst):  # newest first
-                            if s not in dead:
-                                recent.append(s)
-                                taken += 1
-                                if taken == limit:
-                                    break
-                        need[i] -= taken
+            if self._recent.used:
+                recent, need = self._recent.tails(self._alive, query, self.per_key_limit)
+            else:
+                recent, need = None, np.full(query.shape[0], self.per_key_limit, np.int64)
             found = kernels.posting_tails(self._keys, self._slots, self._alive, query, need)
-            if recent:
-                found = np.concatenate((found, np.array(recent, np.int32)))
+            if recent is not None and recent.shape[0]:
+                found = np.concatenate((found, recent))
             if not found.shape[0]:
                 return _NO_CANDIDATES
-            slots, shared = np.unique(found, return_counts=True)
-            if self.min_shared > 1:
-                ok = shared >= self.min_shared
-                slots, shared = slots[ok], shared[ok]
-            pks = self._pk[slots]
-            best = np.lexsort((-pks, -shared))[:self.max_candidates]
-            chosen = slots[best][np.argsort(pks[best], kind="stable")]
+            chosen, labels, _n = kernels.choose_candidates(found, self._label, self.min_shared,
+                                                           self.max_candidates)
+            if not chosen.shape[0]:
+                return _NO_CANDIDATES
             # The batch points into the arrays (no copies); they are only replaced, never
             # changed in place where a live slot's data is, while the caller holds the lock.
             batch = SignatureBatch(self._dupsk, self._nsh[chosen], self._terms, self._weights,
-                                   self._tlen[chosen], self._tstart[chosen], chosen.astype(np.int64))
-            return Candidates(self._pk[chosen], batch, self._days[chosen], self._label[chosen],
-                              chosen.tolist(), self._ids, self._dupof, self._label_story)
+                                   self._tlen[chosen], self._tstart[chosen], chosen)
+            return Candidates(self._pk[chosen], batch, self._days[chosen], labels,
+                              self._label[chosen], chosen.tolist(), self._ids, self._dupof,
+                              self._label_story)
 
     def __len__(self) -> int:
         return len(self._slot_of)
