@@ -49,8 +49,13 @@ ENV_VARS: dict[str, str] = {
     "CLEANER_DB_SCHEMA": "DB_SCHEMA",
     "CLEANER_STORY_WINDOW": "STORY_WINDOW",
 }
-#: Config keys whose environment value is an integer.
-_INT_KEYS = frozenset({"MAX_BATCH_ARTICLES", "STORY_WINDOW"})
+#: Config keys whose value is a whole number of at least 1 (None: the default) and the
+#: environment variable that sets each.
+_INT_KEYS = {"MAX_BATCH_ARTICLES": "CLEANER_MAX_BATCH", "STORY_WINDOW": "CLEANER_STORY_WINDOW"}
+
+
+class ConfigError(ValueError):
+    """A setting the service cannot start with (``cleaner serve`` prints it and exits)."""
 
 
 def default_db() -> str:
@@ -94,9 +99,23 @@ def build_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     for env, key in ENV_VARS.items():
         value = os.environ.get(env)
         if value:
-            cfg[key] = int(value) if key in _INT_KEYS else value
+            cfg[key] = _whole_number(env, value) if key in _INT_KEYS else value
     if overrides:
         cfg.update(overrides)
+    for key, env in _INT_KEYS.items():
+        value = cfg[key]
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"{key} ({env}) must be a whole number of at least 1; got {value!r}")
     if not cfg.get("RATELIMIT_STORAGE_URI"):
         cfg["RATELIMIT_STORAGE_URI"] = ratelimit_uri_for(str(cfg["CLEANER_DB"]))
     return cfg
+
+
+def _whole_number(env: str, value: str) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{env} must be a whole number of at least 1; got {value!r}") from None
+    if number < 1:
+        raise ConfigError(f"{env} must be a whole number of at least 1; got {value!r}")
+    return number

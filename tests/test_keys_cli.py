@@ -102,6 +102,16 @@ def test_serve_refuses_an_unusable_store_before_starting(runner: CliRunner, tmp_
     assert result.exit_code == 1 and "does not exist" in result.stderr
 
 
+@pytest.mark.parametrize(("env", "value"), [("CLEANER_STORY_WINDOW", "0"), ("CLEANER_STORY_WINDOW", "lots"),
+                                            ("CLEANER_MAX_BATCH", "-3")])
+def test_serve_refuses_a_bad_number_setting_before_starting(runner: CliRunner, tmp_path: Path, env: str,
+                                                            value: str) -> None:
+    # Refused before gunicorn starts: an error line naming the variable, exit 1, no traceback.
+    result = runner.invoke(main, ["serve", "--db", str(tmp_path / "s.db")], env={env: value})
+    assert result.exit_code == 1 and env in result.stderr and repr(value) in result.stderr
+    assert isinstance(result.exception, SystemExit)
+
+
 @pytest.mark.parametrize("command", [["serve"], ["keys"], ["keys", "create"], ["keys", "list"],
                                      ["keys", "revoke"], ["keys", "tenants"]])
 def test_every_service_command_has_help(runner: CliRunner, command: list[str]) -> None:

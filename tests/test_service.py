@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -644,6 +645,15 @@ THIRD_TEXT = (
     "The regional orchestra announced its winter season, opening with a programme of Baltic composers.\n\n"
     "Tickets go on sale next month, and students will again be offered seats at half price."
 )
+
+
+@pytest.mark.parametrize(("settings", "bad"), [({"STORY_WINDOW": 0}, "STORY_WINDOW (CLEANER_STORY_WINDOW)"),
+                                               ({"MAX_BATCH_ARTICLES": "10"}, "MAX_BATCH_ARTICLES")])
+def test_create_app_refuses_a_bad_number_setting(tmp_path: Path, settings: dict[str, Any], bad: str) -> None:
+    from service.config import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(bad)):
+        create_app({"CLEANER_DB": str(tmp_path / "c.db"), "AUDIT_LOG": "", **settings})
 
 
 @pytest.mark.parametrize(("window", "copy_of"), [(None, "a1"), ("2", None)])

@@ -279,6 +279,18 @@ def test_a_mirror_compacts_once_most_of_its_articles_are_removed(monkeypatch) ->
         assert _mirror_candidates(st, ns, [1000 + 25, 1000 + 5, 1000 + 31]) == [pks[25], more[1]]
 
 
+@pytest.mark.parametrize("window", [0, -5, 2.5, True, "100", None])
+def test_a_window_that_is_not_a_whole_number_of_at_least_one_is_refused(window: object) -> None:
+    st = open_storage(":memory:")
+    try:
+        with pytest.raises(InvalidArgumentError, match="window must be a whole number"):
+            st.window = window  # type: ignore[assignment]
+        st.window = 1
+        assert st.window == 1
+    finally:
+        st.close()
+
+
 def test_only_the_window_of_latest_articles_are_candidates(tmp_path: Path) -> None:
     # A storage's window bounds what each process holds: older articles stay in the store
     # but are no longer candidates, whether the mirror is built from the store or kept up.

@@ -61,8 +61,14 @@ def _when(ts: float | None) -> str:
 @click.option("--db", default=None, help=_DB_HELP)
 def serve(host: str, port: int, workers: int, db: str | None) -> None:
     """Run the HTTP service under gunicorn, with the same settings as the Docker image."""
+    from service.config import ConfigError, build_config
+
     store = _key_store(db)  # fail here, with a readable line, if the store cannot be opened
     os.environ["CLEANER_DB"] = store.db
+    try:  # and on a setting the workers could not start with
+        build_config()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"serving on http://{host}:{port} (store: {store.db.split('@')[-1]}, {workers} workers); "
                "make a key with: cleaner keys create --tenant NAME", err=True)
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:service.gunicorn_conf",

@@ -94,12 +94,22 @@ class Storage(ABC):
     #: The SQL type of byte strings (SQLite's ``||`` gives text, so results are cast back).
     blob_type = "BLOB"
 
-    #: See WINDOW (set before the first add or query).
-    window = WINDOW
-
     def __init__(self) -> None:
         self._ns_cache: dict[str, int] = {}
         self._mirrors: dict[int, NamespaceMirror] = {}
+        self._window = WINDOW
+
+    @property
+    def window(self) -> int:
+        """See WINDOW (set before the first add or query): a whole number of at least 1."""
+        return self._window
+
+    @window.setter
+    def window(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise InvalidArgumentError(f"window must be a whole number of articles, at least 1; "
+                                       f"got {value!r}")
+        self._window = value
 
     # -- transactions --------------------------------------------------------------------
     @abstractmethod
