@@ -158,7 +158,7 @@ class NamespaceMirror:
         self._floor_pk = 0  # articles up to this pk fell out of the window
         self._oldest = 0  # no live slot below this one
         self._reset_rows(1024, 1024 * 80)
-        # Band keys: sorted (key, slot) arrays, plus the keys of the latest articles in a dict.
+        # Band keys: sorted (key, slot) arrays, plus the keys of the latest articles in a hash table.
         self._keys = np.zeros(0, np.int64)
         self._slots = np.zeros(0, np.int32)
         self._recent = _RecentKeys()
@@ -287,7 +287,7 @@ class NamespaceMirror:
         return at
 
     def _append(self, row: Row) -> None:
-        # One row, indexed at once (its keys in the dict of recent keys). _load is the same for
+        # One row, indexed at once (its keys in the table of recent keys). _load is the same for
         # many rows: it unpacks their signatures together, which costs ten times more for one.
         pk, _ns, id_, story, dupof, days, sig_bytes, keys = row
         sig_bytes = bytes(sig_bytes)
