@@ -389,6 +389,41 @@ def test_a_process_sees_the_copies_another_process_repointed_by_a_remove(
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_the_change_log_is_pruned_and_a_mirror_that_missed_pruned_changes_rebuilds(
+        backend: str, request, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The log keeps 3 rows (pruned once 5 behind). One process (a) holds a mirror of 8
+    # articles; another (b) removes them all, so the changes a has not read are pruned before
+    # it reads them. a must still not take a removed article as the original of a copy.
+    from cleaner.stories import storage as storage_mod
+
+    monkeypatch.setattr(storage_mod, "CHANGES_KEPT", 3)
+    monkeypatch.setattr(storage_mod, "CHANGES_PRUNE_EVERY", 2)
+    if backend == "sqlite":
+        first, second = open_storage(tmp_path / "log.db"), open_storage(tmp_path / "log.db")
+    else:
+        first = request.getfixturevalue("pg_storage")
+        second = open_storage(first.url, schema=first.schema)
+    try:
+        a, b = StoryIndex(storage=first), StoryIndex(storage=second)
+        rng = __import__("random").Random(3)
+        texts = [synthetic.report(rng, synthetic.make_event(rng)) for _ in range(8)]
+        for i, text in enumerate(texts):
+            a.add(f"r{i}", text)
+        for i in range(8):
+            assert b.remove(f"r{i}") is True
+        with first.read() as cur:
+            logged = first._exec(cur, "SELECT seq, pk FROM changes ORDER BY seq").fetchall()
+        assert len(logged) <= 3 + 2 + 1  # the kept rows, those since the last prune, a marker
+        assert any(pk < 0 for _seq, pk in logged)
+        copy = a.add("copy", texts[0] + "\n\nCopyright Example Wire.")
+        assert copy.duplicate_of is None and copy.matches == ()
+    finally:
+        second.close()
+        if backend == "sqlite":
+            first.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_an_add_that_rolls_back_leaves_no_trace_for_later_adds(
         backend: str, request, tmp_path: Path, seed_texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     text = next(iter(seed_texts.values()))

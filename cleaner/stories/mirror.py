@@ -193,6 +193,11 @@ class NamespaceMirror:
     def sync(self, storage: "Storage", cur: Any) -> None:
         """Bring the mirror up to the snapshot of ``cur`` (a read or write transaction)."""
         with self._lock:
+            changed = storage.changes_since(cur, self._last_seq) if self._loaded else []
+            # A marker (pk -S) says the log no longer holds its changes up to S: a mirror that
+            # had not read them all starts again from the store.
+            if any(pk < 0 and -pk > self._last_seq for _seq, pk in changed):
+                self._reset()
             if not self._loaded:
                 self._last_seq = storage.last_change(cur)
                 for rows in storage.mirror_rows_from(cur, self.ns,
@@ -201,10 +206,9 @@ class NamespaceMirror:
                 self._merge()
                 self._loaded = True
                 return
-            changed = storage.changes_since(cur, self._last_seq)
             if changed:
                 self._last_seq = max(seq for seq, _pk in changed)
-                pks = sorted({pk for _seq, pk in changed})
+                pks = sorted({pk for _seq, pk in changed if pk >= 0})
                 now = {r[0]: r for r in storage.mirror_rows_of(cur, pks)}
                 for pk in pks:
                     self._replace(pk, now.get(pk))

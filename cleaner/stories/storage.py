@@ -47,6 +47,12 @@ PER_KEY_LIMIT = 50
 #: memory (about ``mirror.BYTES_PER_ARTICLE`` each) and the time to load a namespace; news
 #: matches recent news. A storage's ``window`` attribute overrides it for that storage.
 WINDOW = 200_000
+#: The ``changes`` log (rows that removes changed, read by every process's mirror) keeps its
+#: latest CHANGES_KEPT rows: once its oldest row is CHANGES_KEPT + CHANGES_PRUNE_EVERY behind,
+#: a remove deletes the rows older than CHANGES_KEPT and logs a marker (pk = minus the last seq
+#: deleted), from which a mirror that had not read them all knows to rebuild from the store.
+CHANGES_KEPT = 100_000
+CHANGES_PRUNE_EVERY = 10_000
 #: A candidate must share at least this many band keys (with 32 one-row salient bands, a
 #: single shared minimum is already meaningful; MAX_CANDIDATES keeps the best-sharing ones).
 MIN_SHARED_BANDS = 1
@@ -249,6 +255,11 @@ class Storage(ABC):
 
     def _log_change(self, cur: Any, pk: int) -> None:
         self._exec(cur, "INSERT INTO changes (pk) VALUES (?)", (pk,))
+        oldest, newest = self._exec(cur, "SELECT MIN(seq), MAX(seq) FROM changes").fetchone()
+        if int(newest) - int(oldest) >= CHANGES_KEPT + CHANGES_PRUNE_EVERY:
+            through = int(newest) - CHANGES_KEPT
+            self._exec(cur, "DELETE FROM changes WHERE seq <= ?", (through,))
+            self._exec(cur, "INSERT INTO changes (pk) VALUES (?)", (-through,))
 
     def _rows_in(self, cur: Any, sql: str, values: Sequence[Any], *before: Any) -> list[Any]:
         """All rows of ``sql``, whose ``{marks}`` is an IN list of ``values`` (bound after the
