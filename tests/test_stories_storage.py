@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -360,18 +362,28 @@ def test_a_schema_3_store_is_upgraded_in_place(tmp_path: Path, seed_texts: dict[
         con.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_a_process_sees_the_copies_another_process_repointed_by_a_remove(
-        backend: str, request, tmp_path: Path, seed_texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
-    # Two storages on one store stand for two processes. When one removes an original, the
-    # other must see its copy become the new original.
+@contextmanager
+def _two_processes(backend: str, request, tmp_path: Path) -> Iterator[tuple[StoryIndex, StoryIndex]]:  # type: ignore[no-untyped-def]
+    """Two indexes over one store, each with its own storage (and so its own mirror), standing
+    for two processes."""
     if backend == "sqlite":
         first, second = open_storage(tmp_path / "shared.db"), open_storage(tmp_path / "shared.db")
     else:
         first = request.getfixturevalue("pg_storage")
         second = open_storage(first.url, schema=first.schema)
     try:
-        a, b = StoryIndex(storage=first), StoryIndex(storage=second)
+        yield StoryIndex(storage=first), StoryIndex(storage=second)
+    finally:
+        second.close()
+        if backend == "sqlite":
+            first.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_process_sees_the_copies_another_process_repointed_by_a_remove(
+        backend: str, request, tmp_path: Path, seed_texts: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    # When one process removes an original, the other must see its copy become the new original.
+    with _two_processes(backend, request, tmp_path) as (a, b):
         text = next(iter(seed_texts.values()))
         a.add("orig", text)
         assert a.add("copy1", text + "\n\nCopyright Example Wire.").duplicate_of == "orig"
@@ -382,10 +394,6 @@ def test_a_process_sees_the_copies_another_process_repointed_by_a_remove(
         # Without a remove, rows another process added are read from the store.
         b.add("copy3", text + "\n\nRead more stories.")
         assert a.add("copy4", text + "\n\nSubscribe today.").duplicate_of == "copy1"
-    finally:
-        second.close()
-        if backend == "sqlite":
-            first.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -398,29 +406,19 @@ def test_the_change_log_is_pruned_and_a_mirror_that_missed_pruned_changes_rebuil
 
     monkeypatch.setattr(storage_mod, "CHANGES_KEPT", 3)
     monkeypatch.setattr(storage_mod, "CHANGES_PRUNE_EVERY", 2)
-    if backend == "sqlite":
-        first, second = open_storage(tmp_path / "log.db"), open_storage(tmp_path / "log.db")
-    else:
-        first = request.getfixturevalue("pg_storage")
-        second = open_storage(first.url, schema=first.schema)
-    try:
-        a, b = StoryIndex(storage=first), StoryIndex(storage=second)
-        rng = __import__("random").Random(3)
+    with _two_processes(backend, request, tmp_path) as (a, b):
+        rng = random.Random(3)
         texts = [synthetic.report(rng, synthetic.make_event(rng)) for _ in range(8)]
         for i, text in enumerate(texts):
             a.add(f"r{i}", text)
         for i in range(8):
             assert b.remove(f"r{i}") is True
-        with first.read() as cur:
-            logged = first._exec(cur, "SELECT seq, pk FROM changes ORDER BY seq").fetchall()
+        with a.storage.read() as cur:
+            logged = a.storage._exec(cur, "SELECT seq, pk FROM changes ORDER BY seq").fetchall()
         assert len(logged) <= 3 + 2 + 1  # the kept rows, those since the last prune, a marker
         assert any(pk < 0 for _seq, pk in logged)
         copy = a.add("copy", texts[0] + "\n\nCopyright Example Wire.")
         assert copy.duplicate_of is None and copy.matches == ()
-    finally:
-        second.close()
-        if backend == "sqlite":
-            first.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
