@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import IO, Any, cast
 
 from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import get_input_stream
@@ -76,6 +76,21 @@ class _TooLarge(io.RawIOBase):
         raise RequestEntityTooLarge()
 
 
+class _Unreadable(io.RawIOBase):
+    """The body of a request whose framing the server could not decode: every read is a 400."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise BadRequest(f"the request body could not be read ({self.why}); send it with a "
+                         f"Content-Length or as valid chunked transfer encoding")
+
+
 class CappedRequest(Request):
     """A request whose body is capped whether or not it states its length.
 
@@ -91,7 +106,12 @@ class CappedRequest(Request):
         if cap is None or self.shallow or self.content_length is not None \
                 or "wsgi.input_terminated" not in self.environ:
             return Request.stream.fget(self)  # type: ignore[attr-defined, no-any-return]
-        data = get_input_stream(self.environ, max_content_length=cap + 1).read()
+        try:
+            data = get_input_stream(self.environ, max_content_length=cap + 1).read()
+        except HTTPException:
+            raise
+        except Exception as exc:  # the server's own parse error (gunicorn: a bad chunk size)
+            return cast(IO[bytes], _Unreadable(type(exc).__name__))
         return cast(IO[bytes], _TooLarge() if len(data) > cap else io.BytesIO(data))
 
 

@@ -7,6 +7,7 @@ JSON 500 that names no internals (the traceback goes to the log only).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -74,6 +75,9 @@ _HTTP_CODES = {
     400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
     422: "invalid_field", 429: "rate_limited", 503: "unavailable",
+    # Only gunicorn itself answers these (a request it cannot parse: see raw_error_response).
+    414: "uri_too_long", 417: "expectation_failed", 431: "headers_too_large",
+    500: "internal_error", 501: "not_implemented",
 }
 
 
@@ -96,6 +100,18 @@ def error_response(err: ApiError) -> Response:
     for k, v in err.headers.items():
         resp.headers[k] = v
     return resp
+
+
+def raw_error_response(status: int, reason: str, message: str) -> bytes:
+    """A whole HTTP response (head and JSON body, the connection to be closed) for an error
+    answered before any request reaches the app: gunicorn's own answer to a request line,
+    header or body framing it cannot parse. 5xx ones name no internals."""
+    api = ApiError(status, _HTTP_CODES.get(status, "http_error"),
+                   message if status < 500 else reason.lower())
+    body = json.dumps(api.body()).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode("latin-1") + body
 
 
 def init_app(app: Flask) -> None:

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gunicorn import util as gunicorn_util
+
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "sync"
@@ -31,6 +33,20 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 control_socket_disable = True
 # Workers load the app after fork: each opens its own database handles.
 preload_app = False
+
+
+
+def _json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None:
+    from service.errors import raw_error_response
+
+    gunicorn_util.write_nonblock(sock, raw_error_response(status_int, reason, mesg))
+
+
+# gunicorn answers a request it cannot parse (a bad request line or method, headers too large,
+# broken chunked framing) itself, before the app sees it, with an HTML page that its worker
+# writes through gunicorn.util.write_error. Every error of this service is JSON: the workers,
+# forked from this master where this module runs, write that answer in the service's shape.
+gunicorn_util.write_error = _json_error
 
 _created_metrics_dir: str | None = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

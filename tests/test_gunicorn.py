@@ -259,3 +259,38 @@ def test_kill_9_during_writes_loses_no_acknowledged_article(db: Path, tmp_path: 
     with running(serve_argv(db, port2, workers=1), port2, env, tmp_path / "server2.log"):
         missing = [a for a in acked if call(f"http://127.0.0.1:{port2}", "GET", f"/v1/articles/{a}", key)[0] != 200]
     assert missing == []
+
+
+def _raw(port: int, request: bytes) -> tuple[int, str, Any]:
+    """Send bytes as they are; (status, content type, parsed JSON body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    assert int(headers["Content-Length"]) == len(body)
+    return int(lines[0].split()[1]), headers["Content-Type"], json.loads(body)
+
+
+def test_requests_gunicorn_cannot_parse_get_json_errors(db: Path, tmp_path: Path) -> None:
+    # gunicorn answers these itself, before the app: still the service's JSON error shape.
+    key = make_key(db).encode()
+    port = free_port()
+    with running(serve_argv(db, port, workers=1), port, {"CLEANER_AUDIT_LOG": ""}, tmp_path / "server.log"):
+        cases = [
+            (b"G<T /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400, "bad_request"),
+            (b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", 400, "bad_request"),
+            (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+            (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: y\r\n" * 200 + b"\r\n", 431, "headers_too_large"),
+            (b"POST /v1/clean HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + key + b"\r\n"
+             b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "bad_request"),
+        ]
+        for request, status, code in cases:
+            got_status, ctype, body = _raw(port, request)
+            assert (got_status, ctype) == (status, "application/json"), request[:40]
+            assert body["error"]["code"] == code and body["error"]["message"], body
+        # The app's own answers are unchanged.
+        assert call(f"http://127.0.0.1:{port}", "GET", "/healthz")[0] == 200
