@@ -374,13 +374,13 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
         return out, factor
     # One pass over the others' terms: each other's total weight, and the terms a holds (the
     # hits: where the term lies, and its place in a), in order. Hits are few, so the later
-    # passes only read them. (The hit arrays are sized for the most hits there can be: arrays
-    # grown inside this loop made it eight times slower.)
-    cap = 0
+    # passes only read them. (The hit arrays are sized for the most hits there can be, one
+    # per term, whatever the terms hold: arrays grown inside this loop made it 8x slower.)
+    total = 0
     for i in range(n):
-        cap += min(lens[i], k)
-    hit_at = np.empty(cap, np.int64)
-    hit_p = np.empty(cap, np.int64)
+        total += lens[i]
+    hit_at = np.empty(total, np.int64)
+    hit_p = np.empty(total, np.int64)
     hit_end = np.zeros(n, np.int64)  # other i's hits end here
     plain = np.zeros(n, np.int64)
     h = 0
