@@ -4,6 +4,12 @@ flask-limiter's in-memory storage is per process, so N workers would allow N tim
 budget. With ``RATELIMIT_STORAGE_URI=redis://...`` the counters live in Redis; by default
 they live in a small SQLite file that every worker on the machine shares, through the
 ``SQLiteStorage`` below (registered with the ``limits`` package under ``sqlite://``).
+
+The strategy is the moving window: a request is let through if the requests of the last
+period (one minute for "... per minute") plus its own cost fit the budget, and a refused
+request costs nothing. With a fixed window, ``limits`` adds the cost before it compares, so
+a batch refused for being larger than the budget left still spent it, and locked the key
+out until the window ended.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
-from limits.storage import Storage
+from limits.storage import MovingWindowSupport, Storage
 
 from .api import batch_items
 from .errors import ApiError
@@ -26,8 +32,11 @@ RETRY_AFTER_STATUSES = frozenset({429, 503})
 SQLITE_BUSY_SECONDS = 5.0
 
 
-class SQLiteStorage(Storage):
-    """Fixed-window counters in one SQLite table; each operation is one atomic statement.
+class SQLiteStorage(Storage, MovingWindowSupport):
+    """Rate-limit state in one SQLite file: moving-window entries (``entries``: one row per
+    request let through, with its cost and when it leaves the window; ``entry_totals``: their
+    sum per key), and fixed-window counters (``counters``) for the ``limits`` API's other
+    strategies.
 
     URI: ``sqlite:///absolute/path.db`` (``sqlite:///:memory:`` is refused: it would not be
     shared between workers).
@@ -45,6 +54,13 @@ class SQLiteStorage(Storage):
             setup.execute("PRAGMA journal_mode=WAL")
             setup.execute("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, "
                           "count INTEGER NOT NULL, expiry REAL NOT NULL)")
+            setup.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT NOT NULL, "
+                          "expires REAL NOT NULL, amount INTEGER NOT NULL)")
+            setup.execute("CREATE INDEX IF NOT EXISTS entries_by_key ON entries (key, expires)")
+            # Per key, the sum of its rows in ``entries``: a request then reads the few rows
+            # that left the window since, not the whole window (600 or 60,000 rows a minute).
+            setup.execute("CREATE TABLE IF NOT EXISTS entry_totals (key TEXT PRIMARY KEY, "
+                          "amount INTEGER NOT NULL)")
         finally:
             setup.close()
         # Counters need no durability (a crash at worst forgives a few requests), so no fsync.
@@ -72,6 +88,49 @@ class SQLiteStorage(Storage):
             "RETURNING count", (key, amount, now + expiry, now)).fetchone()
         return int(row[0])
 
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        """Let ``amount`` through if it fits what the last ``expiry`` seconds left of
+        ``limit``; a refusal records nothing. One write transaction, so two workers cannot
+        both take the last of a budget."""
+        if amount > limit:
+            return False
+        now = time.time()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            used = self._in_window(conn, key, now)
+            conn.execute("DELETE FROM entries WHERE key = ? AND expires <= ?", (key, now))
+            fits = used + amount <= limit
+            if fits:
+                conn.execute("INSERT INTO entries (key, expires, amount) VALUES (?, ?, ?)",
+                             (key, now + expiry, amount))
+                used += amount
+            conn.execute("INSERT INTO entry_totals (key, amount) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET amount = excluded.amount", (key, used))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return fits
+
+    @staticmethod
+    def _in_window(conn: sqlite3.Connection, key: str, now: float) -> int:
+        # The key's total, less its entries that have left the window (not yet deleted).
+        total = conn.execute("SELECT amount FROM entry_totals WHERE key = ?", (key,)).fetchone()
+        gone = conn.execute("SELECT COALESCE(SUM(amount), 0) FROM entries WHERE key = ? AND expires <= ?",
+                            (key, now)).fetchone()[0]
+        return (int(total[0]) if total else 0) - int(gone)
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        """(when the window's oldest entry was let through, the cost of its entries)."""
+        now = time.time()
+        conn = self._conn()
+        first = conn.execute("SELECT MIN(expires) FROM entries WHERE key = ? AND expires > ?",
+                             (key, now)).fetchone()[0]
+        if first is None:
+            return now, 0
+        return float(first) - expiry, self._in_window(conn, key, now)
+
     def get(self, key: str) -> int:
         row = self._conn().execute("SELECT count FROM counters WHERE key = ? AND expiry > ?",
                                    (key, time.time())).fetchone()
@@ -90,10 +149,15 @@ class SQLiteStorage(Storage):
             return False
 
     def reset(self) -> int | None:
-        return self._conn().execute("DELETE FROM counters").rowcount
+        conn = self._conn()
+        conn.execute("DELETE FROM entry_totals")
+        return conn.execute("DELETE FROM counters").rowcount + conn.execute("DELETE FROM entries").rowcount
 
     def clear(self, key: str) -> None:
-        self._conn().execute("DELETE FROM counters WHERE key = ?", (key,))
+        conn = self._conn()
+        conn.execute("DELETE FROM counters WHERE key = ?", (key,))
+        conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+        conn.execute("DELETE FROM entry_totals WHERE key = ?", (key,))
 
 
 def _key_of_caller() -> str:
@@ -134,7 +198,7 @@ def init_app(app: Flask) -> Limiter:
         _key_of_caller,
         app=app,
         storage_uri=app.config["RATELIMIT_STORAGE_URI"],
-        strategy="fixed-window",
+        strategy="moving-window",  # a refused request costs nothing (module docstring)
         headers_enabled=True,
         key_prefix="cleaner",
         # One counter per key for the whole API: flask-limiter's default limits would keep

@@ -191,3 +191,47 @@ def test_matches_leave_out_articles_deleted_since(client: FlaskClient, keys: dic
     assert client.get("/v1/articles/f2", headers=auth(keys["a"])).get_json()["matches"] == []
     assert client.delete("/v1/articles/f2", headers=auth(keys["a"])).status_code == 204
     assert client.get("/v1/articles/f3", headers=auth(keys["a"])).get_json()["matches"] == []
+
+
+def test_a_refused_batch_costs_nothing(tmp_path: Path) -> None:
+    # A batch larger than the budget left is a 429, and the budget it did not use stays: with
+    # a fixed window the refused batch was charged anyway and locked the key out.
+    with limited(tmp_path, "5 per minute", MAX_BATCH_ARTICLES=5) as (client, key, _):
+        assert client.get("/v1/stories", headers=auth(key)).status_code == 200
+        assert client.get("/v1/stories", headers=auth(key)).status_code == 200  # 3 left
+        batch = {"articles": [{"text": ARTICLE_TEXT}] * 4}
+        resp = client.post("/v1/articles/batch", json=batch, headers=auth(key))
+        assert_error(resp, 429, "rate_limited")
+        assert resp.headers["X-RateLimit-Remaining"] == "3"
+        small = {"articles": [{"text": ARTICLE_TEXT}, {"text": OTHER_TEXT}, {"text": ""}]}
+        assert client.post("/v1/articles/batch", json=small, headers=auth(key)).status_code == 200
+        assert_error(client.get("/v1/stories", headers=auth(key)), 429)
+
+
+def test_the_sqlite_rate_store_keeps_a_moving_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store itself, on a clock the test moves: what a window holds, what leaves it and
+    # when, and that a refused request leaves no trace.
+    from service import ratelimit
+
+    clock = [1000.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    store = ratelimit.SQLiteStorage(f"sqlite:///{tmp_path / 'rl.db'}")
+    try:
+        assert store.acquire_entry("k", 5, 60, 3)
+        clock[0] = 1020.0
+        assert not store.acquire_entry("k", 5, 60, 3)  # 3 + 3 > 5: refused, nothing recorded
+        assert store.acquire_entry("k", 5, 60, 2)
+        assert store.get_moving_window("k", 5, 60) == (1000.0, 5)
+        assert not store.acquire_entry("k", 5, 60, 1)
+        assert not store.acquire_entry("other", 5, 60, 6)  # more than the whole budget
+        assert store.acquire_entry("other", 5, 60, 5)  # another key's own budget
+        clock[0] = 1060.0  # the first 3 leave the window (let through at 1000, 60 s)
+        assert store.get_moving_window("k", 5, 60) == (1020.0, 2)
+        assert store.acquire_entry("k", 5, 60, 3)
+        assert not store.acquire_entry("k", 5, 60, 1)
+        clock[0] = 1200.0
+        assert store.get_moving_window("k", 5, 60) == (1200.0, 0)
+        store.clear("other")
+        assert store.get_moving_window("other", 5, 60)[1] == 0
+    finally:
+        store.close()
