@@ -39,7 +39,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
     auth_errors = {
         "401": _error_response("Missing, malformed, unknown or revoked API key"),
         "503": _error_response("A store is unavailable; retry later"),
-        "429": {**_error_response(f"Rate limit exceeded ({rate} per key); see Retry-After"),
+        "429": {**_error_response(f"Rate limit exceeded ({rate} per key, over a moving window; "
+                                  "a refused request is not counted); see Retry-After"),
                 "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}},
     }
     body_errors = {
