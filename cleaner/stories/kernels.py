@@ -327,6 +327,16 @@ def _term_slot(term: np.uint32, bits: int) -> int:  # pragma: no cover - compile
     return int((np.uint64(term) * np.uint64(0x9E3779B1)) >> np.uint64(32 - bits)) & ((1 << bits) - 1)
 
 
+@_jit
+def _table_bits(n: int) -> int:  # pragma: no cover - compiled
+    # log2 of the smallest open-addressing table (at least 16 slots) that n keys fill at most
+    # half: probes then nearly always end at their first or second slot.
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    return bits
+
+
 #: a's terms also go into a filter of 2**FILTER_BITS bits (one per term), tested before the
 #: table is probed: on news, 97% of a candidate's terms are not a's, and the filter turns
 #: them away with one load and a branch the CPU predicts, where a probe of the table (a
@@ -355,9 +365,7 @@ def overlaps(a_terms: np.ndarray, a_weights: np.ndarray, o_terms: np.ndarray, o_
     if k == 0 or n == 0:
         return out, factor
     # a's terms in a small open-addressing table (at most half full) and in the filter.
-    bits = 4
-    while (1 << bits) < 2 * k:
-        bits += 1
+    bits = _table_bits(k)
     mask = (1 << bits) - 1
     table_key = np.zeros(1 << bits, np.uint32)
     table_pos = np.full(1 << bits, -1, np.int64)
@@ -544,9 +552,7 @@ def choose_candidates(found: np.ndarray, label: np.ndarray, min_shared: int,
     nf = found.shape[0]
     # Count the slots in a small open-addressing table (at most half full): no sort of the
     # found list, which holds up to a few thousand entries for about 128 kept.
-    bits = 4
-    while (1 << bits) < 2 * nf:
-        bits += 1
+    bits = _table_bits(nf)
     mask = (1 << bits) - 1
     held = np.zeros(1 << bits, np.int64)  # slot + 1; 0: empty
     count = np.zeros(1 << bits, np.int64)
@@ -599,6 +605,16 @@ def choose_candidates(found: np.ndarray, label: np.ndarray, min_shared: int,
 
 
 @_jit
+def _chain_slot(table_key: np.ndarray, table_head: np.ndarray, key: np.int64) -> int:  # pragma: no cover - compiled
+    # Slot of ``key`` in the table of recent band keys, or the empty slot where it would go.
+    mask = table_key.shape[0] - 1
+    j = key & mask
+    while table_head[j] >= 0 and table_key[j] != key:
+        j = (j + 1) & mask
+    return j
+
+
+@_jit
 def recent_insert(table_key: np.ndarray, table_head: np.ndarray, entry_key: np.ndarray,
                   entry_slot: np.ndarray, entry_next: np.ndarray, used: int, keys: np.ndarray,
                   slots: np.ndarray) -> int:  # pragma: no cover - compiled
@@ -607,12 +623,9 @@ def recent_insert(table_key: np.ndarray, table_head: np.ndarray, entry_key: np.n
     are hashes, so their low bits place them) whose ``table_head`` is the newest entry of the
     key's chain (-1: empty slot); each entry links to the key's previous entry. Returns the
     number of entries used."""
-    mask = table_key.shape[0] - 1
     for q in range(keys.shape[0]):
         key = keys[q]
-        j = key & mask
-        while table_head[j] >= 0 and table_key[j] != key:
-            j = (j + 1) & mask
+        j = _chain_slot(table_key, table_head, key)
         table_key[j] = key
         entry_key[used] = key
         entry_slot[used] = slots[q]
@@ -629,16 +642,11 @@ def recent_tails(table_key: np.ndarray, table_head: np.ndarray, entry_slot: np.n
     """For each key of ``query``, its newest ``limit`` live slots in the table of recent band
     keys (see :func:`recent_insert`), newest first; and how many more each key may take from
     the older, sorted postings (``limit`` minus those found)."""
-    mask = table_key.shape[0] - 1
     out = np.empty(query.shape[0] * limit, np.int32)
     need = np.full(query.shape[0], limit, np.int64)
     n = 0
     for i in range(query.shape[0]):
-        key = query[i]
-        j = key & mask
-        while table_head[j] >= 0 and table_key[j] != key:
-            j = (j + 1) & mask
-        e = table_head[j]
+        e = table_head[_chain_slot(table_key, table_head, query[i])]
         while e >= 0 and need[i] > 0:
             s = entry_slot[e]
             if alive[s]:
